@@ -1,0 +1,96 @@
+"""The typed data that passes between pipeline stages.
+
+Everything downstream of the readers works on `Sentence` objects: whitespace-free tokens plus
+entity spans over token indices. IOB2 tags are derived from spans (one implementation, in
+`hilgen.data.iob`), so a sentence can never carry spans and tags that disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity mention in a document, by character offsets (as PubTator and BRAT give them)."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+    concept_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class Document:
+    """A document with its full text and character-offset mentions."""
+
+    doc_id: str
+    text: str
+    mentions: list[Mention] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity over tokens `start` (inclusive) to `end` (exclusive) of a sentence."""
+
+    start: int
+    end: int
+    label: str
+    concept_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"span [{self.start}, {self.end}) is empty or negative")
+
+
+@dataclass
+class Sentence:
+    """A tokenised sentence with its entities.
+
+    `sentence_id` is unique within a corpus (e.g. ``"10192393:3"`` for the fourth sentence of
+    a PubMed abstract); `doc_id` groups sentences of one document.
+    """
+
+    sentence_id: str
+    tokens: list[str]
+    spans: list[Span] = field(default_factory=list)
+    doc_id: str = ""
+
+    def __post_init__(self) -> None:
+        for span in self.spans:
+            if span.end > len(self.tokens):
+                raise ValueError(
+                    f"sentence {self.sentence_id}: span {span} ends past its "
+                    f"{len(self.tokens)} tokens"
+                )
+
+    @property
+    def tags(self) -> list[str]:
+        from hilgen.data.iob import spans_to_tags
+
+        return spans_to_tags(len(self.tokens), self.spans)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+    def span_text(self, span: Span) -> str:
+        return " ".join(self.tokens[span.start : span.end])
+
+
+@dataclass
+class Corpus:
+    """A corpus split into train/dev/test sentences, with its entity label set."""
+
+    name: str
+    labels: list[str]
+    train: list[Sentence]
+    dev: list[Sentence]
+    test: list[Sentence]
+    sensitive: bool = False
+
+    def split(self, name: str) -> list[Sentence]:
+        if name not in ("train", "dev", "test"):
+            raise ValueError(f"unknown split {name!r}; expected train, dev or test")
+        return getattr(self, name)

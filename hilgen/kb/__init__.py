@@ -1,0 +1,1 @@
+"""Stage 2: the knowledge base (open MeSH/MONDO/DOID/HPO build or a user's UMLS) and linking."""

@@ -1,0 +1,70 @@
+"""The knowledge-base interface that augmenters use, whatever the source (open build or UMLS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A concept with its names, semantic grouping and cross-references.
+
+    `semantic_types` are UMLS TUIs (e.g. ``T047``) where known; `semantic_group` is the coarse
+    UMLS group (``DISO``, ``CHEM``, ...) that augmenters use to keep a replacement within the
+    entity's label. `xrefs` maps a vocabulary (``UMLS``, ``MESH``, ``OMIM``, ``SNOMEDCT_US``,
+    ``DOID``, ``MONDO``, ``HP``) to its identifiers for this concept.
+    """
+
+    concept_id: str
+    preferred_name: str
+    synonyms: tuple[str, ...] = ()
+    semantic_types: tuple[str, ...] = ()
+    semantic_group: str = ""
+    xrefs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Preferred name first, then synonyms, without duplicates."""
+        seen: dict[str, None] = {self.preferred_name: None}
+        for name in self.synonyms:
+            seen.setdefault(name, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class RelatedConcept:
+    """A concept related to another, with how it is related and a relatedness score in [0, 1]."""
+
+    concept: Concept
+    relation: str  # "synonym", "same_type", "parent", "child", "sibling"
+    score: float = 1.0
+
+
+@runtime_checkable
+class KnowledgeBase(Protocol):
+    """What augmenters and linkers may ask of a knowledge base."""
+
+    version: str
+
+    def concept(self, concept_id: str) -> Concept | None:
+        """The concept with this ID, or one whose cross-reference is this ID (e.g. MESH:D003924,
+        OMIM:114480, a bare MeSH ``D003924``)."""
+        ...
+
+    def find_by_name(self, name: str) -> list[Concept]:
+        """Concepts with this name after normalisation (case, punctuation, whitespace)."""
+        ...
+
+    def parents(self, concept_id: str) -> list[Concept]: ...
+
+    def children(self, concept_id: str) -> list[Concept]: ...
+
+    def siblings(self, concept_id: str, limit: int | None = None) -> list[RelatedConcept]:
+        """Other children of the concept's parents, closest first."""
+        ...
+
+    def related_same_type(self, concept_id: str, limit: int = 10) -> list[RelatedConcept]:
+        """Concepts of the same semantic type ranked by relatedness to `concept_id`."""
+        ...
