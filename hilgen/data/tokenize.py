@@ -25,7 +25,7 @@ TOKEN_PATTERN = re.compile(r"[^\W_]+|\S")
 
 # Sentence-final punctuation, closing brackets/quotes, whitespace, then something that can
 # start a sentence: an upper-case letter or digit, possibly after an opening bracket/quote.
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(\s+)(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 # Two or more line breaks (a blank line) always end a sentence, e.g. in clinical notes.
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
 _ABBREVIATIONS = frozenset(
