@@ -1,0 +1,1 @@
+"""LLM client layer: cached, retrying, paced chat completions on OpenAI-compatible endpoints."""
