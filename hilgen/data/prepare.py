@@ -228,9 +228,10 @@ class _Downloads:
             try:
                 self.downloaded[corpus_file.url] = _download(corpus_file.url, self.target_dir)
             except (urllib.error.URLError, OSError) as error:
+                no_mirror = f"at {mirror_path}" if mirror_path else "(no mirror folder given)"
                 raise MissingCorpusError(
                     f"cannot download {corpus_file.url} ({error}) and there is no mirror copy "
-                    f"at {mirror_path}. Check the network (or proxy), or put a verified copy "
+                    f"{no_mirror}. Check the network (or proxy), or put a verified copy "
                     f"of {corpus_file.path} at {target} (or in the mirror) and run again"
                 ) from None
         archive = self.downloaded[corpus_file.url]
@@ -294,7 +295,8 @@ def prepare_corpus(
                 continue
             if not download:
                 raise MissingCorpusError(
-                    f"{target} is missing and there is no mirror copy at {mirror_path}; "
+                    f"{target} is missing and there is no mirror copy "
+                    f"{f'at {mirror_path}' if mirror_path else '(no mirror folder given)'}; "
                     f"allow downloads or put the file there (official source: {corpus_file.url})"
                 )
             fetched = downloads.fetch(corpus_file, target, mirror_path)
