@@ -12,8 +12,10 @@ class Concept:
 
     `semantic_types` are UMLS TUIs (e.g. ``T047``) where known; `semantic_group` is the coarse
     UMLS group (``DISO``, ``CHEM``, ...) that augmenters use to keep a replacement within the
-    entity's label. `xrefs` maps a vocabulary (``UMLS``, ``MESH``, ``OMIM``, ``SNOMEDCT_US``,
-    ``DOID``, ``MONDO``, ``HP``) to its identifiers for this concept.
+    entity's label. `synonyms` are in reading order: inverted MeSH headings ("Neoplasms,
+    Breast") are rewritten ("Breast Neoplasms") or dropped when that repeats a name, though the
+    inverted forms still match in `find_by_name`. `xrefs` maps a vocabulary (``UMLS``, ``MESH``,
+    ``OMIM``, ``SNOMEDCT_US``, ``DOID``, ``MONDO``, ``HP``) to its identifiers for this concept.
     """
 
     concept_id: str
@@ -23,6 +25,10 @@ class Concept:
     semantic_group: str = ""
     xrefs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = ""
+    # A MeSH supplementary record (a chemical, brand name or mixture filed under headings):
+    # augmenters should not offer these as children of their headings.
+    is_supplementary: bool = False
+    definition: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -1,0 +1,56 @@
+"""Name handling shared by the builders, the store and the linker.
+
+Two things happen to names: normalisation for matching (case, punctuation, whitespace), and
+rewriting MeSH's inverted headings ("Neoplasms, Breast", "Carcinoma, Ductal, Breast") into
+the natural order a sentence uses, because augmenters paste names into text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+# One part of an inverted heading: words of letters, digits and inner hyphens or apostrophes.
+# Parentheses, brackets, leading digits or a trailing hyphen mark a systematic chemical name
+# ("Benzoic acid, 4-amino-") whose comma is not an inversion.
+_PLAIN_PART = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*( [A-Za-z0-9][A-Za-z0-9'\-]*)*")
+_MAX_INVERTED_PARTS = 3
+
+
+def normalise_name(name: str) -> str:
+    """Lower-case ASCII words joined by single spaces: the key for exact matching."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return " ".join(_NON_WORD.split(ascii_name.lower())).strip()
+
+
+def is_inverted(name: str) -> bool:
+    """Whether a name looks like an inverted MeSH heading ("Anemia, Sickle Cell")."""
+    parts = name.split(", ")
+    if not 2 <= len(parts) <= _MAX_INVERTED_PARTS or "," in name.replace(", ", ""):
+        return False
+    return all(_PLAIN_PART.fullmatch(part) and not part.endswith("-") for part in parts)
+
+
+def natural_order(name: str) -> str:
+    """The name in reading order: inverted parts reversed ("Carcinoma, Ductal, Breast" ->
+    "Breast Ductal Carcinoma"); any other name unchanged."""
+    if not is_inverted(name):
+        return name
+    return " ".join(reversed(name.split(", ")))
+
+
+def natural_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """Split a concept's names into the ones to show and the inverted originals to index only.
+
+    Inverted names are rewritten into reading order; a rewrite that repeats a name the concept
+    already has (case-insensitively) is dropped rather than shown twice.
+    """
+    shown: dict[str, str] = {}
+    inverted: list[str] = []
+    for name in names:
+        natural = natural_order(name)
+        if natural != name:
+            inverted.append(name)
+        shown.setdefault(natural.casefold(), natural)
+    return list(shown.values()), inverted
