@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hilgen.kb.base import Concept, RelatedConcept
@@ -110,18 +110,23 @@ class FixtureLink:
 
 
 class FixtureLinker:
-    """Links by gold concept ID first, then by exact (normalised) name; nothing approximate."""
+    """Links by gold concept ID first, then by exact (normalised) name within `groups`; nothing
+    approximate. Same call shape as `hilgen.kb.linker.Linker.link`."""
 
     def __init__(self, kb: InMemoryKB) -> None:
         self.kb = kb
 
-    def link(self, text: str, label: str, concept_ids: tuple[str, ...]) -> FixtureLink | None:
-        for concept_id in concept_ids:
-            concept = self.kb.concept(concept_id)
-            if concept is not None:
-                return FixtureLink(concept, "gold", 1.0)
-        by_name = self.kb.find_by_name(text)
-        return FixtureLink(by_name[0], "exact", 1.0) if by_name else None
+    def link(
+        self, mention: str, gold_ids: Sequence[str] = (), groups: Iterable[str] | None = None
+    ) -> list[FixtureLink]:
+        gold = [FixtureLink(c, "gold", 1.0) for i in gold_ids if (c := self.kb.concept(i))]
+        if gold:
+            return gold
+        wanted = set(groups) if groups is not None else None
+        by_name = [
+            c for c in self.kb.find_by_name(mention) if wanted is None or c.semantic_group in wanted
+        ]
+        return [FixtureLink(by_name[0], "exact", 1.0)] if by_name else []
 
 
 def _disease(cid: str, name: str, *synonyms: str, tui: str = "T191", group: str = "DISO"):

@@ -9,8 +9,6 @@ augment stage can be cached and inspected apart from training.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from hilgen.data.types import Sentence, Span
+from hilgen.io import atomic_write_text
 from hilgen.kb.base import Concept, KnowledgeBase
 
 JSONL_FORMAT = "hilgen.synthetic/1"
@@ -40,7 +39,8 @@ RELATION_LAYERS: dict[str, int] = {
 class Replacement:
     """One mention swapped for another name.
 
-    `span_index` indexes the synthetic sentence's `spans` (sorted by start). `borrowed_from` is
+    `span_index` indexes the synthetic sentence's `spans` (sorted by start). Both texts are
+    tokens joined by spaces, as `Sentence.span_text` gives them. `borrowed_from` is
     the sample sentence whose mention supplied the name when it came from another sentence
     (context diversity), else empty.
     """
@@ -91,7 +91,7 @@ class SyntheticSet:
         """Write a header line (format, stats) then one sentence per line, atomically."""
         lines = [json.dumps({"format": JSONL_FORMAT, "stats": self.stats}, sort_keys=True)]
         lines += [json.dumps(_synthetic_to_dict(s), ensure_ascii=False) for s in self.sentences]
-        _write_atomic(Path(path), "\n".join(lines) + "\n")
+        atomic_write_text(path, "\n".join(lines) + "\n")
 
     @classmethod
     def from_jsonl(cls, path: str | Path) -> SyntheticSet:
@@ -128,7 +128,7 @@ class SyntheticSet:
             "\n".join(f"{token}\t{tag}" for token, tag in zip(s.tokens, s.tags, strict=True))
             for s in self.to_sentences()
         ]
-        _write_atomic(Path(path), "".join(block + "\n\n" for block in blocks))
+        atomic_write_text(path, "".join(block + "\n\n" for block in blocks))
 
 
 @runtime_checkable
@@ -147,9 +147,16 @@ class LinkedConcept(Protocol):
 
 @runtime_checkable
 class MentionLinker(Protocol):
-    """Links a mention (its text, label and any gold concept IDs) to a KB concept."""
+    """Links a mention to KB concepts (`hilgen.kb.linker.Linker` has this shape).
 
-    def link(self, text: str, label: str, concept_ids: tuple[str, ...]) -> LinkedConcept | None: ...
+    `gold_ids` are the corpus's concept IDs for the mention, tried first; `groups` restricts
+    name matches to the label's semantic groups. Several links come back for a composite
+    mention with several gold IDs; none when nothing matches well enough.
+    """
+
+    def link(
+        self, mention: str, gold_ids: Sequence[str] = (), groups: Iterable[str] | None = None
+    ) -> Sequence[LinkedConcept]: ...
 
 
 def sentence_key(tokens: Sequence[str]) -> tuple[str, ...]:
@@ -261,16 +268,3 @@ def _parse_line(path: Path, number: int, line: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ValueError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
     return record
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

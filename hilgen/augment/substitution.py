@@ -40,6 +40,7 @@ from hilgen.augment.base import (
     describe_sentences,
     sentence_key,
 )
+from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
 
@@ -49,8 +50,6 @@ KB_RELATIONS = ("synonym", "same_type", "parent", "child", "sibling")
 # Which relation claims a concept reachable by several: the most specific first.
 _CLAIM_ORDER = ("synonym", "parent", "child", "sibling", "same_type")
 
-# Splits like the corpora do (BC5CDR/NCBI CoNLL): words, and every punctuation mark on its own.
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 _UNITS = frozenset(
     {
         "mg",
@@ -85,14 +84,9 @@ _INVERTED_COMMA = re.compile(r",\s+")
 _SUPPLEMENTARY_ID = re.compile(r"(MESH:)?C\d{6,9}")
 
 
-def tokenize_name(name: str) -> list[str]:
-    """Tokens of a KB name, split the way the corpora's CoNLL files are."""
-    return _TOKEN.findall(name)
-
-
 def name_key(name: str) -> str:
     """Names that differ only in case, spacing or spacing around punctuation are the same."""
-    return " ".join(tokenize_name(name)).casefold()
+    return " ".join(tokenize(name)).casefold()
 
 
 @dataclass(frozen=True)
@@ -133,8 +127,8 @@ class ReplacementFilter:
             if self.inverted_headings == "drop":
                 return None, "inverted_heading"
             name = " ".join(reversed(_INVERTED_COMMA.split(name.strip())))
-        tokens = tokenize_name(name)
-        original_tokens = tokenize_name(original)
+        tokens = tokenize(name)
+        original_tokens = tokenize(original)
         if not tokens:
             return None, "empty"
         if self.drop_brackets and _BRACKETS & set(name) and not _BRACKETS & set(original):
@@ -156,7 +150,7 @@ class ReplacementFilter:
 
 @dataclass(frozen=True)
 class _Candidate:
-    """An accepted replacement name for one mention."""
+    """An accepted replacement name for one mention; `text` is its tokens joined by spaces."""
 
     text: str
     tokens: tuple[str, ...]
@@ -298,17 +292,17 @@ class KBSubstitutionAugmenter(Augmenter):
                 mention = _Mention(sentence, index, span, sentence.span_text(span))
                 mentions.append(mention)
                 counts["mentions"] += 1
-                link = context.linker.link(mention.text, span.label, span.concept_ids)
-                if link is None:
+                groups = context.label_groups[span.label]
+                links = context.linker.link(mention.text, span.concept_ids, groups)
+                # A gold ID may still point outside the label's groups (e.g. a gene).
+                on_label = [link for link in links if link.concept.semantic_group in groups]
+                link = on_label[0] if on_label else None
+                if link is None or link.score < self.min_link_score:
                     counts["mentions_unlinked"] += 1
-                    continue
-                if link.score < self.min_link_score:
-                    counts["mentions_unlinked"] += 1
-                    counts["mentions_low_link_score"] += 1
-                    continue
-                if link.concept.semantic_group not in context.label_groups[span.label]:
-                    counts["mentions_unlinked"] += 1
-                    counts["mentions_off_label_link"] += 1
+                    if links and not on_label:
+                        counts["mentions_off_label_link"] += 1
+                    elif link is not None:
+                        counts["mentions_low_link_score"] += 1
                     continue
                 counts["mentions_linked"] += 1
                 counts[f"link/{link.method}"] += 1
@@ -422,10 +416,8 @@ class KBSubstitutionAugmenter(Augmenter):
                 counts["rejected/other_label_name"] += 1
                 continue
             seen_names.add(key)
-            text = _apply_case(checked, style)
-            accepted.append(
-                _Candidate(text, tuple(tokenize_name(text)), concept.concept_id, relation)
-            )
+            tokens = tuple(tokenize(_apply_case(checked, style)))
+            accepted.append(_Candidate(" ".join(tokens), tokens, concept.concept_id, relation))
         return accepted
 
     def _queue(
@@ -442,7 +434,7 @@ class KBSubstitutionAugmenter(Augmenter):
             source_id = other.sentence.sentence_id
             as_is = _Candidate(
                 text=other.text,
-                tokens=tuple(tokenize_name(other.text)),
+                tokens=tuple(other.sentence.tokens[other.span.start : other.span.end]),
                 concept_id=other.concept.concept_id if other.concept else "",
                 relation="sample_mention",
                 borrowed_from=source_id,
@@ -575,7 +567,7 @@ def _case_style(text: str) -> str:
 def _is_title_cased(name: str) -> bool:
     """MeSH-style "Ductal Carcinoma of the Breast": every word of 4+ letters is capitalised
     (short words are function words or symbols such as "of", "Li", "Na")."""
-    words = [w for w in tokenize_name(name) if w.isalpha() and len(w) >= 4]
+    words = [w for w in tokenize(name) if w.isalpha() and len(w) >= 4]
     return bool(words) and all(w[0].isupper() for w in words)
 
 
