@@ -92,18 +92,27 @@ class NerDataset(ABC):
         for split in SPLITS:
             mapper = LabelMapper(self.label_map)
             sentences, stats = self._read_split(split, mapper)
+            self._check_labels(split, sentences)
             splits[split] = sentences
             self._log_split(split, sentences, stats, mapper)
-        found = sorted({span.label for sents in splits.values() for s in sents for span in s.spans})
         if self._labels is None:
-            self._labels = found
-        unknown = sorted(set(found) - set(self._labels))
+            labels = {span.label for sents in splits.values() for s in sents for span in s.spans}
+            self._labels = sorted(labels)
+        return Corpus(self.name, list(self._labels), sensitive=self.sensitive, **splits)
+
+    def _check_labels(self, split: str, sentences: list[Sentence]) -> None:
+        """Fail on the first split that has a type outside a given label set."""
+        if self._labels is None:
+            return
+        unknown = Counter(
+            span.label for s in sentences for span in s.spans if span.label not in self._labels
+        )
         if unknown:
             raise ValueError(
-                f"dataset {self.name}: entity types {unknown} are not in labels {self._labels}; "
-                "add them to `labels`, or map them with `label_map` (to null to drop them)"
+                f"dataset {self.name}/{split}: entity types {sorted(unknown)} are not in labels "
+                f"{self._labels}; add them to `labels`, or map them with `label_map` (to null "
+                "to drop them)"
             )
-        return Corpus(self.name, list(self._labels), sensitive=self.sensitive, **splits)
 
     def _log_split(
         self, split: str, sentences: list[Sentence], stats: SplitStats, mapper: LabelMapper
@@ -145,7 +154,7 @@ class DocumentDataset(NerDataset):
         for document in documents:
             labels = [mapper(mention.label) for mention in document.mentions]
             document.mentions = [
-                replace(mention, label=label)
+                mention if label == mention.label else replace(mention, label=label)
                 for mention, label in zip(document.mentions, labels, strict=True)
                 if label is not None
             ]
@@ -255,7 +264,7 @@ class ConllDataset(NerDataset):
         for sentence in sentences:
             labels = [mapper(span.label) for span in sentence.spans]
             sentence.spans = [
-                replace(span, label=label)
+                span if label == span.label else replace(span, label=label)
                 for span, label in zip(sentence.spans, labels, strict=True)
                 if label is not None
             ]

@@ -95,16 +95,17 @@ def token_offsets(
     sorted_cuts = sorted(cuts)
     offsets: list[tuple[int, int]] = []
     split_count = 0
+    next_cut = 0  # index of the first cut after the current token's start
     for match in TOKEN_PATTERN.finditer(text, start, end):
         token_start, token_end = match.span()
-        inner = sorted_cuts[
-            bisect_right(sorted_cuts, token_start) : bisect_left(sorted_cuts, token_end)
-        ]
-        if inner:
+        while next_cut < len(sorted_cuts) and sorted_cuts[next_cut] <= token_start:
+            next_cut += 1
+        if next_cut < len(sorted_cuts) and sorted_cuts[next_cut] < token_end:
             split_count += 1
-        for cut in inner:
-            offsets.append((token_start, cut))
-            token_start = cut
+            while next_cut < len(sorted_cuts) and sorted_cuts[next_cut] < token_end:
+                offsets.append((token_start, sorted_cuts[next_cut]))
+                token_start = sorted_cuts[next_cut]
+                next_cut += 1
         offsets.append((token_start, token_end))
     return offsets, split_count
 
