@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from pathlib import Path
 
@@ -293,3 +294,13 @@ def test_overlapping_mentions_keep_the_longest_and_are_counted() -> None:
     (sentence,), stats = document_to_sentences(Document("d", text, [inner, outer]))
     assert [sentence.span_text(s) for s in sentence.spans] == ["Familial breast cancer"]
     assert stats.overlapping_mentions_dropped == 1
+
+
+def test_gzip_files_are_read_and_a_broken_one_is_named(tmp_path: Path) -> None:
+    good = tmp_path / "corpus.txt.gz"
+    with gzip.open(good, "wt", encoding="utf-8") as stream:
+        stream.write(GOOD_PUBTATOR)
+    assert len(read_pubtator(good)[0].mentions) == 2
+    broken = _write(tmp_path, "broken.txt.gz", GOOD_PUBTATOR)
+    with pytest.raises(CorpusFormatError, match="broken.txt.gz: not a complete gzip file"):
+        read_pubtator(broken)

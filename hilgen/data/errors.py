@@ -7,7 +7,7 @@ reports an undecodable byte or an empty file the same way (file, line, what to d
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -30,6 +30,15 @@ class ChecksumError(ValueError):
     """A corpus file's SHA-256 differs from the verified one, so it is refused."""
 
 
+def _numbered(stream: Iterable[bytes], path: Path) -> Iterator[tuple[int, bytes]]:
+    try:
+        yield from enumerate(stream, start=1)
+    except (gzip.BadGzipFile, EOFError) as error:
+        raise CorpusFormatError(
+            path, None, f"not a complete gzip file ({error}); download it again"
+        ) from None
+
+
 def read_text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """Yield `(line_number, line)` (1-based, line ending removed) of a UTF-8 file, `.gz` too.
 
@@ -42,7 +51,7 @@ def read_text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     line_number = 0
     with opener(path, "rb") as stream:
-        for line_number, raw_line in enumerate(stream, start=1):
+        for line_number, raw_line in _numbered(stream, path):
             try:
                 line = raw_line.decode("utf-8")
             except UnicodeDecodeError as error:
