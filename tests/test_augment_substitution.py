@@ -298,6 +298,7 @@ def test_supplementary_records_are_recognised_by_source_or_id() -> None:
     assert is_supplementary(Concept("MESH:C000123", "Lithobid"))
     assert is_supplementary(Concept("X1", "Donnatal", xrefs={"MESH": ("C012345",)}))
     assert is_supplementary(Concept("X2", "Brand", source="mesh_supp"))
+    assert is_supplementary(Concept("X3", "Brand", is_supplementary=True))
     assert not is_supplementary(Concept("MESH:D008094", "Lithium"))
     assert not is_supplementary(Concept("MONDO:1", "disease"))
 
@@ -379,3 +380,23 @@ def test_fixture_kb_satisfies_the_protocol() -> None:
     assert isinstance(InMemoryKB([]), KnowledgeBase)
     assert KB.concept("D001943") == KB.concept("MESH:D001943")
     assert dataclasses.is_dataclass(KB.siblings("MESH:D001943")[0])
+
+
+@pytest.mark.parametrize(
+    ("name", "mention", "expected"),
+    [
+        ("Breast Neoplasms", "breast cancer", "breast neoplasms"),
+        ("Abnormal emotion", "anxiety", "abnormal emotion"),
+        ("Parkinson Disease", "autism", "Parkinson disease"),
+        ("Kanner's syndrome", "autism", "Kanner ' s syndrome"),
+        ("Metabolic Syndrome", "obesity", "metabolic syndrome"),
+        ("Abnormal ECG", "arrhythmia", "abnormal ECG"),
+        ("Lung Neoplasms", "Breast cancer", "Lung neoplasms"),
+        ("Lung Neoplasms", "NSCLC", "Lung Neoplasms"),
+        ("Li", "lithium", "Li"),
+    ],
+)
+def test_replacement_names_take_the_mentions_casing(name: str, mention: str, expected: str) -> None:
+    from hilgen.augment.substitution import _apply_case, _case_style
+
+    assert " ".join(_apply_case(name, _case_style(mention))) == expected

@@ -82,6 +82,14 @@ _QUALIFIER = re.compile(
 _BRACKETS = frozenset("()[]{}<>")
 _INVERTED_COMMA = re.compile(r",\s+")
 _SUPPLEMENTARY_ID = re.compile(r"(MESH:)?C\d{6,9}")
+# Casing of replacement names (see _apply_case): a capitalised ordinary word, the disease head
+# nouns that follow eponyms, and adjective endings that mark a non-eponym.
+_CAPITALISED = re.compile(r"[A-Z][a-z]{3,}")
+_EPONYM_HEADS = frozenset(
+    {"disease", "syndrome", "disorder", "anomaly", "sarcoma", "lymphoma", "tumor", "tumour",
+     "palsy", "anemia", "anaemia", "dystrophy", "ataxia", "neuropathy", "sign", "phenomenon"}
+)  # fmt: skip
+_ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ar", "ed", "ing", "ile", "ent", "ant")
 
 
 def name_key(name: str) -> str:
@@ -416,7 +424,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 counts["rejected/other_label_name"] += 1
                 continue
             seen_names.add(key)
-            tokens = tuple(tokenize(_apply_case(checked, style)))
+            tokens = _apply_case(checked, style)
             accepted.append(_Candidate(" ".join(tokens), tokens, concept.concept_id, relation))
         return accepted
 
@@ -532,9 +540,10 @@ class KBSubstitutionAugmenter(Augmenter):
 def is_supplementary(concept: Concept) -> bool:
     """A MeSH supplementary concept record (``C``-numbered: mostly specific drugs and brands).
 
-    Recognised by the KB marking its source as such, or by a MeSH ID of the form ``C012345``.
+    Recognised by the KB's mark (`Concept.is_supplementary`), else by a source named as such
+    or a MeSH ID of the form ``C012345`` (for KBs that do not mark them).
     """
-    if "supp" in concept.source.casefold():
+    if concept.is_supplementary or "supp" in concept.source.casefold():
         return True
     if concept.concept_id.startswith("MESH:"):
         mesh_ids: Sequence[str] = [concept.concept_id]
@@ -589,13 +598,29 @@ def _prefer_casing(names: Sequence[str], style: str) -> list[str]:
     return list(chosen.values())
 
 
-def _apply_case(name: str, style: str) -> str:
-    """Lower title-case words of a title-cased name for lower/sentence-case mentions; acronyms
-    and mixed-case words (``DNA``, ``BRCA1``, ``pH``) are kept."""
+def _apply_case(name: str, style: str) -> tuple[str, ...]:
+    """The name's tokens in the casing of a lower- or sentence-case mention.
+
+    Capitalised words (MeSH "Breast Neoplasms", HPO "Abnormal emotion") are lowered, except
+    what looks like an eponym: a word before a possessive ("Kanner's syndrome") or before a
+    disease head noun, unless it is an adjective ("Asperger syndrome" but "metabolic
+    syndrome"). Acronyms, symbols and mixed-case words (``DNA``, ``Li``, ``BRCA1``) are kept.
+    """
+    tokens = tokenize(name)
     if style == "keep":
-        return name
-    if _is_title_cased(name):
-        name = re.sub(r"\b[A-Z][a-z]{3,}\b", lambda m: m.group(0).lower(), name)
-    if style == "sentence":
-        name = name[:1].upper() + name[1:]
-    return name
+        return tuple(tokens)
+    cased = [
+        token.lower() if _CAPITALISED.fullmatch(token) and not _is_eponym(tokens, i) else token
+        for i, token in enumerate(tokens)
+    ]
+    if style == "sentence" and cased:
+        cased[0] = cased[0][:1].upper() + cased[0][1:]
+    return tuple(cased)
+
+
+def _is_eponym(tokens: Sequence[str], index: int) -> bool:
+    following = tokens[index + 1].casefold() if index + 1 < len(tokens) else ""
+    if following in ("'", "’"):
+        return True
+    adjective = tokens[index].casefold().endswith(_ADJECTIVE_ENDINGS)
+    return following in _EPONYM_HEADS and not adjective
