@@ -120,7 +120,7 @@ def _is_abbreviation(text: str, punctuation_start: int) -> bool:
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
     word = text[word_start : punctuation_start + 1].lstrip("([\"'").lower()
-    if word in _ABBREVIATIONS or word.endswith("et al."):
+    if word in _ABBREVIATIONS:
         return True
     # An initial such as "J. Smith"; costs a boundary after e.g. "vitamin D." (rare).
     return len(word) == 2 and text[punctuation_start - 1].isupper()
