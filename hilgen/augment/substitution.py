@@ -17,8 +17,9 @@ What is accepted (see BASELINE.md, traps 2 and 3): only concepts whose semantic 
 for the mention's label, names without digits/units unless the mention has them, not much longer
 than the mention, no inverted MeSH headings, no NOS/[X]/(disorder) qualifiers, no MeSH
 supplementary records (brand names) in place of another concept, no name the KB also gives to a
-concept of another label, no duplicates; the mention's casing style is kept where it is plainly
-lower case. Every rejection is counted in the set's stats under ``rejected/<reason>``.
+concept of another label, no duplicates. Names take the casing of a lower- or sentence-case
+mention ("Breast Neoplasms" -> "breast neoplasms"), eponyms kept ("Parkinson disease"). Every
+rejection is counted in the set's stats under ``rejected/<reason>``.
 """
 
 from __future__ import annotations
@@ -47,32 +48,22 @@ from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
 logger = logging.getLogger(__name__)
 
 KB_RELATIONS = ("synonym", "same_type", "parent", "child", "sibling")
+# Counts present in every set's stats, zero or not, so runs can be compared key by key.
+_ALWAYS_REPORTED = (
+    "mentions",
+    "mentions_linked",
+    "mentions_unlinked",
+    "leaked_dropped",
+    "duplicate_sentences_dropped",
+    "capped_dropped",
+)
 # Which relation claims a concept reachable by several: the most specific first.
 _CLAIM_ORDER = ("synonym", "parent", "child", "sibling", "same_type")
 
 _UNITS = frozenset(
-    {
-        "mg",
-        "kg",
-        "g",
-        "µg",
-        "μg",
-        "ug",
-        "mcg",
-        "ml",
-        "mL",
-        "mmol",
-        "mol",
-        "mM",
-        "µM",
-        "μM",
-        "nM",
-        "IU",
-        "mmHg",
-        "mEq",
-        "%",
-    }
-)
+    {"mg", "kg", "g", "µg", "μg", "ug", "mcg", "ml", "mL", "mmol", "mol", "mM", "µM", "μM", "nM",
+     "IU", "mmHg", "mEq", "%"}
+)  # fmt: skip
 _QUALIFIER = re.compile(
     r"\b(NOS|NEC)\b|\[[^\]]*\]|\bunspecified\b|\bnot otherwise specified\b|"
     r"\bnot elsewhere classified\b|\((disorder|finding|substance|disease|morphologic abnormality|"
@@ -276,7 +267,8 @@ class KBSubstitutionAugmenter(Augmenter):
         stats: dict[str, float | int] = dict(describe_sentences(synthetic))
         stats.update(counts)
         stats["source_sentences"] = len(sample)
-        stats.setdefault("leaked_dropped", 0)
+        for always_reported in _ALWAYS_REPORTED:
+            stats.setdefault(always_reported, 0)
         logger.info(
             "%s: %d synthetic sentences from %d source sentences (%d/%d mentions linked, "
             "%d leaked and dropped)",
