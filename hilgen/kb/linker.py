@@ -116,6 +116,7 @@ class _NameIndex:
         self.matrix = matrix
         self.concept_ids = concept_ids
         self.groups = np.array(groups)
+        self._masks: dict[frozenset[str], np.ndarray] = {}
 
     def best(self, query: str, groups: set[str] | None) -> tuple[str, float] | None:
         if not query:
@@ -125,7 +126,10 @@ class _NameIndex:
             return None
         scores = np.asarray(self.matrix[:, vector.indices] @ vector.data).ravel()
         if groups is not None:
-            scores = np.where(np.isin(self.groups, list(groups)), scores, 0.0)
+            key = frozenset(groups)
+            if key not in self._masks:
+                self._masks[key] = np.isin(self.groups, list(key))
+            scores = np.where(self._masks[key], scores, 0.0)
         best = int(scores.argmax())
         return (self.concept_ids[best], float(scores[best])) if scores[best] > 0 else None
 
