@@ -94,3 +94,14 @@ class Corpus:
         if name not in ("train", "dev", "test"):
             raise ValueError(f"unknown split {name!r}; expected train, dev or test")
         return getattr(self, name)
+
+
+@dataclass
+class TaggedPrediction:
+    """A model's IOB2 tags for one sentence, next to the gold tags (the unit every model writes
+    and every ensemble and evaluation reads)."""
+
+    sentence_id: str
+    tokens: list[str]
+    gold: list[str]
+    predicted: list[str]

@@ -1,0 +1,38 @@
+"""What every tagger offers the pipeline: fit on gold + synthetic sentences, predict IOB2 tags."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lightning import Trainer
+
+from hilgen.data.types import Sentence
+
+TrainerFactory = Callable[..., Trainer]
+
+
+@dataclass
+class TrainingData:
+    """Gold few-shot sentences, synthetic sentences, and the development sentences used for
+    model selection (never the test split)."""
+
+    gold: list[Sentence]
+    synthetic: list[Sentence] = field(default_factory=list)
+    dev: list[Sentence] = field(default_factory=list)
+
+
+class Tagger(ABC):
+    """A sequence tagger over a fixed label set."""
+
+    labels: list[str]
+
+    @abstractmethod
+    def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
+        """Train; return a summary (epochs run, best dev F1, ...) to log."""
+
+    @abstractmethod
+    def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
+        """Valid IOB2 tags for each sentence."""

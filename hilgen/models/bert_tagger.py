@@ -1,0 +1,260 @@
+"""Fine-tuned transformer token classifier (the paper's BERT model) as a Lightning module.
+
+Words are labelled on their first sub-token; decoding enforces valid IOB2 (Viterbi). Synthetic
+sentences can be down-weighted in the loss, and training can end with gold-only epochs, so the
+few real sentences keep the last word.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from lightning import LightningModule, Trainer
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from hilgen.data.iob import labels_to_tagset
+from hilgen.data.types import Sentence
+from hilgen.evaluate.metrics import score_tags
+from hilgen.models.base import Tagger, TrainerFactory, TrainingData
+from hilgen.models.decoding import IOB2Decoder
+from hilgen.models.encoder import WordEncoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaggingExample:
+    tokens: list[str]
+    tag_ids: list[int]
+    weight: float = 1.0
+
+
+@dataclass
+class TaggingBatch:
+    tokens: list[list[str]]
+    tag_ids: list[torch.Tensor]
+    weights: torch.Tensor
+
+
+def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
+    return TaggingBatch(
+        tokens=[e.tokens for e in examples],
+        tag_ids=[torch.tensor(e.tag_ids, dtype=torch.long) for e in examples],
+        weights=torch.tensor([e.weight for e in examples], dtype=torch.float),
+    )
+
+
+class TokenClassifierModule(LightningModule):
+    """Encoder + dropout + linear layer over word vectors; logs dev F1 (`val_f1`) each epoch."""
+
+    def __init__(
+        self,
+        encoder: WordEncoder,
+        tagset: list[str],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        dropout: float = 0.1,
+        decoding: str = "viterbi",
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.tagset = tagset
+        self.make_optimizer = optimizer
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder.hidden_size, len(tagset))
+        self.decoder = IOB2Decoder(tagset, decoding)
+        self._dev_gold: list[list[str]] = []
+        self._dev_pred: list[list[str]] = []
+
+    def word_log_probs(self, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        windows = self.encoder.windows(tokens)
+        vectors = self.encoder.word_vectors(windows, [len(t) for t in tokens])
+        return [torch.log_softmax(self.classifier(self.dropout(v)), dim=-1) for v in vectors]
+
+    def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
+        log_probs = self.word_log_probs(batch.tokens)
+        losses = torch.stack(
+            [
+                nn.functional.nll_loss(lp, tags.to(lp.device), reduction="sum")
+                for lp, tags in zip(log_probs, batch.tag_ids, strict=True)
+            ]
+        )
+        weights = batch.weights.to(losses.device)
+        n_words = sum(len(t) for t in batch.tokens)
+        loss = (losses * weights).sum() / max(n_words, 1)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch.tokens))
+        return loss
+
+    def validation_step(self, batch: TaggingBatch, batch_idx: int) -> None:
+        for lp, tags in zip(self.word_log_probs(batch.tokens), batch.tag_ids, strict=True):
+            self._dev_pred.append(self.decoder.decode(lp))
+            self._dev_gold.append([self.tagset[i] for i in tags.tolist()])
+
+    def on_validation_epoch_end(self) -> None:
+        if self._dev_gold:
+            f1 = score_tags(self._dev_gold, self._dev_pred).f1
+            self.log("val_f1", f1, prog_bar=True)
+        self._dev_gold, self._dev_pred = [], []
+
+    def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[list[str]]:
+        return [self.decoder.decode(lp) for lp in self.word_log_probs(batch.tokens)]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.make_optimizer(params=self.parameters())
+
+
+class BestStateInMemory(Callback):
+    """Keeps the weights of the best `val_f1` epoch in memory (no checkpoint files per run).
+
+    Ties go to the later epoch: with a 5-shot dev set F1 is coarse, and a later epoch that
+    scores the same has seen more training.
+    """
+
+    def __init__(self) -> None:
+        self.best_f1 = -1.0
+        self.best_epoch = -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: Any, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        f1 = float(trainer.callback_metrics.get("val_f1", -1.0))
+        if f1 >= self.best_f1:
+            self.best_f1, self.best_epoch = f1, trainer.current_epoch
+            self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
+class BertTagger(Tagger):
+    """The fine-tuned transformer tagger (`model=bert`)."""
+
+    def __init__(
+        self,
+        labels: list[str],
+        encoder: Callable[[], WordEncoder],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        batch_size: int = 8,
+        dropout: float = 0.1,
+        decoding: str = "viterbi",
+        synthetic_weight: float = 1.0,
+        gold_upsample: int = 1,
+        gold_only_epochs: int = 0,
+        examples_per_epoch: int = 64,
+        early_stopping_patience: int = 5,
+        seed: int = 1,
+    ) -> None:
+        self.labels = list(labels)
+        self.tagset = labels_to_tagset(self.labels)
+        self.tag_index = {tag: i for i, tag in enumerate(self.tagset)}
+        self.module = TokenClassifierModule(
+            encoder(), self.tagset, optimizer, dropout=dropout, decoding=decoding
+        )
+        self.batch_size = batch_size
+        self.synthetic_weight = synthetic_weight
+        self.gold_upsample = gold_upsample
+        self.gold_only_epochs = gold_only_epochs
+        self.examples_per_epoch = examples_per_epoch
+        self.early_stopping_patience = early_stopping_patience
+        self._trainer: Trainer | None = None
+        self.seed = seed
+
+    def examples(self, sentences: Sequence[Sentence], weight: float = 1.0) -> list[TaggingExample]:
+        unknown = {s.label for sentence in sentences for s in sentence.spans} - set(self.labels)
+        if unknown:
+            raise ValueError(f"sentences carry labels {sorted(unknown)} outside {self.labels}")
+        return [
+            TaggingExample(s.tokens, [self.tag_index[t] for t in s.tags], weight) for s in sentences
+        ]
+
+    def train_loader(self, examples: list[TaggingExample]) -> DataLoader:
+        """An "epoch" is a fixed number of examples drawn without replacement (cycling), so a
+        5-sentence gold set and a 2,000-sentence synthetic set get the same steps per epoch and
+        early stopping sees comparable progress."""
+        sampler = RandomSampler(
+            examples,  # type: ignore[arg-type]
+            num_samples=self.examples_per_epoch,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+        return DataLoader(
+            examples,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            sampler=sampler,
+            collate_fn=collate,
+        )
+
+    def eval_loader(self, examples: list[TaggingExample]) -> DataLoader:
+        return DataLoader(
+            examples,  # type: ignore[arg-type]
+            batch_size=max(32, self.batch_size),
+            collate_fn=collate,
+        )
+
+    def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
+        train = self.examples(data.gold) * self.gold_upsample + self.examples(
+            data.synthetic, self.synthetic_weight
+        )
+        dev = self.examples(data.dev)
+        summary = self._fit_stage(train, dev, make_trainer, stage="joint")
+        if self.gold_only_epochs > 0 and data.synthetic:
+            summary |= self._fit_stage(
+                self.examples(data.gold),
+                dev,
+                make_trainer,
+                stage="gold",
+                max_epochs=self.gold_only_epochs,
+            )
+        return summary
+
+    def _fit_stage(
+        self,
+        train: list[TaggingExample],
+        dev: list[TaggingExample],
+        make_trainer: TrainerFactory,
+        stage: str,
+        max_epochs: int | None = None,
+    ) -> dict[str, Any]:
+        best = BestStateInMemory()
+        callbacks: list[Callback] = [best]
+        if dev:
+            callbacks.append(
+                EarlyStopping("val_f1", mode="max", patience=self.early_stopping_patience)
+            )
+        overrides: dict[str, Any] = {"callbacks": callbacks}
+        if max_epochs is not None:
+            overrides["max_epochs"] = max_epochs
+        if not dev:
+            overrides["limit_val_batches"] = 0
+        trainer = make_trainer(**overrides)
+        trainer.fit(
+            self.module,
+            train_dataloaders=self.train_loader(train),
+            val_dataloaders=self.eval_loader(dev) if dev else None,
+        )
+        if best.best_state is not None:
+            self.module.load_state_dict(best.best_state)
+        self._trainer = trainer
+        log.info("stage %s: best dev F1 %.2f at epoch %d", stage, best.best_f1, best.best_epoch)
+        return {
+            f"{stage}_epochs_run": trainer.current_epoch,
+            f"{stage}_best_epoch": best.best_epoch,
+            f"{stage}_best_dev_f1": best.best_f1,
+            f"{stage}_train_sentences": len(train),
+        }
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
+        examples = [
+            TaggingExample(sentences[i].tokens, [0] * len(sentences[i].tokens)) for i in order
+        ]
+        if self._trainer is None:
+            raise RuntimeError("predict() needs a fitted tagger: call fit() first")
+        batches = self._trainer.predict(self.module, dataloaders=self.eval_loader(examples))
+        flat = [tags for batch in batches for tags in batch]
+        result: list[list[str]] = [[] for _ in sentences]
+        for position, index in enumerate(order):
+            result[index] = flat[position]
+        return result
