@@ -7,20 +7,22 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import lightning
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from hilgen.augment.base import AugmentContext, Augmenter, SyntheticSet
+from hilgen.augment.generation import GenerationKey, generate_cached
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
 from hilgen.evaluate.metrics import Scores, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
-from hilgen.evaluate.tables import scores_table
+from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.io import atomic_write_text
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.tracking.mlflow_tracking import Tracker, git_commit
@@ -77,47 +79,121 @@ def predict(
     return predictions, score_tags([p.gold for p in predictions], predicted)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Run one few-shot training job; return its metrics (dev and test scores)."""
-    lightning.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
+@dataclass
+class FewShotData:
+    """What a run learns from and is judged on, before any augmentation."""
+
+    corpus: Corpus
+    label_groups: dict[str, list[str]]
+    sample: KShotSample
+    dev: list[Sentence]
+    test: list[Sentence]
+
+
+def load_few_shot_data(cfg: DictConfig) -> FewShotData:
     dataset = instantiate(cfg.dataset)
     corpus: Corpus = dataset.load()
-    sample: KShotSample = sample_kshot(corpus.train, corpus.labels, cfg.shots, cfg.seed)
-    dev = select_dev(corpus, cfg, cfg.seed)
+    sample = sample_kshot(corpus.train, corpus.labels, cfg.shots, cfg.seed)
     test = corpus.test[: cfg.limit_test_sentences] if cfg.limit_test_sentences else corpus.test
-    synthetic = generate_synthetic(cfg, corpus, sample, output_dir)
+    return FewShotData(
+        corpus, dataset.label_groups, sample, select_dev(corpus, cfg, cfg.seed), test
+    )
 
+
+def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet, Path | None]:
+    """The configured augmenter's synthetic set for the sample, through the on-disk cache.
+
+    The knowledge base, the linker and the LLM client are only built when the augmenter needs
+    them, so `augmenter=none` runs start no server and open no database.
+    """
+    augmenter: Augmenter = instantiate(cfg.augmenter)
+    if augmenter.name == "none":
+        return SyntheticSet(), None
+    kb = instantiate(cfg.kb)
+    context = AugmentContext(
+        kb=kb,
+        linker=instantiate(cfg.linker, kb=kb),
+        labels=data.corpus.labels,
+        label_groups=data.label_groups,
+        test_sentences=data.corpus.test,
+        seed=cfg.seed,
+        llm=instantiate(cfg.llm) if getattr(augmenter, "uses_llm", False) else None,
+    )
+    key = GenerationKey(
+        dataset=data.corpus.name,
+        seed=cfg.seed,
+        shots=cfg.shots,
+        augmenter=OmegaConf.to_container(cfg.augmenter, resolve=True),  # type: ignore[arg-type]
+        kb_version=kb.version,
+        sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
+    )
+    try:
+        synthetic, path, hit = generate_cached(
+            augmenter, data.sample.sentences, context, key, Path(cfg.paths.cache_dir)
+        )
+    finally:
+        if context.llm is not None:
+            context.llm.close()
+    synthetic.stats["cache_hit"] = int(hit)
+    return synthetic, path
+
+
+def log_synthetic(tracker: Tracker, synthetic: SyntheticSet, output_dir: Path) -> None:
+    """Synthetic data as JSONL (with provenance) and CoNLL, and its statistics as metrics."""
+    if not len(synthetic):
+        return
+    synthetic.to_jsonl(output_dir / "synthetic" / "synthetic.jsonl")
+    synthetic.to_conll(output_dir / "synthetic" / "synthetic.conll")
+    tracker.log_artifact(output_dir / "synthetic")
+    tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in synthetic.stats.items()})
+
+
+def log_few_shot_data(tracker: Tracker, data: FewShotData, output_dir: Path) -> None:
+    write_sentences_jsonl(output_dir / "data" / "few_shot_sample.jsonl", data.sample.sentences)
+    write_sentences_jsonl(output_dir / "data" / "dev_sample.jsonl", data.dev)
+    tracker.log_artifact(output_dir / "data")
+    tracker.log_metrics(
+        {
+            "sample_sentences": len(data.sample.sentences),
+            "dev_sentences": len(data.dev),
+            "test_sentences": len(data.test),
+            **{f"sample_mentions_{k}": v for k, v in data.sample.mention_counts.items()},
+        }
+    )
+
+
+def open_tracking(cfg: DictConfig, tags: dict[str, str]) -> tuple[Tracker, str | None]:
+    """The tracker and, inside a multirun sweep, the id of the sweep's parent run."""
     tracker: Tracker = instantiate(cfg.tracking)
-    tags = run_tags(cfg)
     parent = None
     if tracker.enabled:
         tracker.setup()
         if (sweep := sweep_dir()) is not None:
             parent = tracker.sweep_parent_run(sweep, {"dataset": tags["dataset"]})
+    return tracker, parent
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Run one few-shot training job; return its metrics (dev and test scores)."""
+    lightning.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    data = load_few_shot_data(cfg)
+    synthetic, _ = generate_synthetic(cfg, data)
+    tags = run_tags(cfg)
+    tracker, parent = open_tracking(cfg, tags)
     run_name = f"{tags['dataset']}/{tags['augmenter']}/{tags['model']}/seed{cfg.seed}"
     with tracker.run(run_name, tags, parent_run_id=parent):
         tracker.log_config(cfg)
-        write_sentences_jsonl(output_dir / "few_shot_sample.jsonl", sample.sentences)
-        write_sentences_jsonl(output_dir / "dev_sample.jsonl", dev)
-        tracker.log_artifact(output_dir / "few_shot_sample.jsonl", "data")
-        tracker.log_artifact(output_dir / "dev_sample.jsonl", "data")
-        tracker.log_metrics(
-            {
-                "sample_sentences": len(sample.sentences),
-                "dev_sentences": len(dev),
-                "test_sentences": len(test),
-                "synthetic_sentences": len(synthetic),
-                **{f"sample_mentions_{k}": v for k, v in sample.mention_counts.items()},
-            }
-        )
-        tagger: Tagger = instantiate(cfg.model, labels=corpus.labels)
+        log_few_shot_data(tracker, data, output_dir)
+        log_synthetic(tracker, synthetic, output_dir)
+        tagger: Tagger = instantiate(cfg.model, labels=data.corpus.labels)
         make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=output_dir)
-        summary = tagger.fit(TrainingData(sample.sentences, synthetic, dev), make_trainer)
+        training = TrainingData(data.sample.sentences, synthetic.to_sentences(), data.dev)
+        summary = tagger.fit(training, make_trainer)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
 
         scores: dict[str, Scores] = {}
-        for split, sentences in {"dev": dev, "test": test}.items():
+        for split, sentences in {"dev": data.dev, "test": data.test}.items():
             _, scores[split] = predict(tagger, sentences, output_dir, split)
         tracker.log_artifact(output_dir / "predictions")
         metrics: dict[str, float] = {}
@@ -127,14 +203,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
         table = scores_table(scores)
         atomic_write_text(output_dir / "results.md", table + "\n")
         tracker.log_artifact(output_dir / "results.md")
-    print(f"\n{run_name}\n{table}\n")
+    print(f"\n{run_name}  (synthetic sentences: {len(synthetic)})\n{table}\n")
     return metrics
 
 
-def generate_synthetic(
-    cfg: DictConfig, corpus: Corpus, sample: KShotSample, output_dir: Path
-) -> list[Sentence]:
-    """Synthetic training sentences from the configured augmenter (none for `augmenter=none`)."""
-    if cfg.augmenter.get("name", "none") == "none":
-        return []
-    raise NotImplementedError("augmenters are wired in by the generation stage")
+def generate(cfg: DictConfig) -> SyntheticSet:
+    """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
+    output_dir = Path(cfg.paths.output_dir)
+    data = load_few_shot_data(cfg)
+    synthetic, cache_file = generate_synthetic(cfg, data)
+    tags = run_tags(cfg) | {"hilgen.role": "generate"}
+    tracker, parent = open_tracking(cfg, tags)
+    with tracker.run(
+        f"generate {tags['dataset']}/{tags['augmenter']}/seed{cfg.seed}", tags, parent_run_id=parent
+    ):
+        tracker.log_config(cfg)
+        log_few_shot_data(tracker, data, output_dir)
+        log_synthetic(tracker, synthetic, output_dir)
+    rows = sorted(synthetic.stats.items())
+    print(format_table(["statistic", "value"], rows))
+    print(
+        f"\n{len(synthetic)} synthetic sentences -> {output_dir / 'synthetic'} "
+        f"(cache: {cache_file})"
+    )
+    return synthetic

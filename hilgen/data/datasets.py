@@ -67,8 +67,11 @@ class NerDataset(ABC):
         label_map: Mapping[str, str | None] | None = None,
         sensitive: bool = False,
         preparer: CorpusPreparer | None = None,
+        label_groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.name = name
+        # UMLS semantic groups each label's synthetic replacements may come from.
+        self.label_groups = {k: list(v) for k, v in (label_groups or {}).items()}
         self._labels = list(labels) if labels is not None else None
         self.label_map = dict(label_map or {})
         self.sensitive = sensitive

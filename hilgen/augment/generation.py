@@ -1,0 +1,76 @@
+"""The one code path that turns a few-shot sample into a synthetic set, cached on disk.
+
+`train.py` and `generate.py` both call `generate_cached`, so a sweep that revisits a
+(dataset, seed, shots, augmenter, knowledge base) combination reads the synthetic set instead of
+regenerating it. The key also covers the sample's sentence IDs, so a change to the sampler or the
+corpus files cannot serve a stale set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hilgen.augment.base import AugmentContext, Augmenter, SyntheticSet
+from hilgen.data.types import Sentence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationKey:
+    """Everything a synthetic set depends on."""
+
+    dataset: str
+    seed: int
+    shots: int
+    augmenter: Mapping[str, Any]
+    kb_version: str
+    sample_ids: tuple[str, ...]
+
+    def digest(self) -> str:
+        payload = json.dumps(
+            {
+                "dataset": self.dataset,
+                "seed": self.seed,
+                "shots": self.shots,
+                "augmenter": self.augmenter,
+                "kb_version": self.kb_version,
+                "sample_ids": self.sample_ids,
+            },
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def cache_path(cache_dir: Path, key: GenerationKey, augmenter_name: str) -> Path:
+    return (
+        cache_dir
+        / "synthetic"
+        / key.dataset
+        / f"{augmenter_name}-seed{key.seed}-{key.digest()}.jsonl"
+    )
+
+
+def generate_cached(
+    augmenter: Augmenter,
+    sample: Sequence[Sentence],
+    context: AugmentContext,
+    key: GenerationKey,
+    cache_dir: Path,
+) -> tuple[SyntheticSet, Path, bool]:
+    """The synthetic set for `sample`, from the cache when present; returns (set, path, hit)."""
+    path = cache_path(cache_dir, key, augmenter.name)
+    if path.exists():
+        log.info("synthetic set cache hit: %s", path)
+        return SyntheticSet.from_jsonl(path), path, True
+    synthetic = augmenter.generate(list(sample), context)
+    synthetic.to_jsonl(path)
+    log.info("synthetic set: %d sentences written to %s", len(synthetic), path)
+    return synthetic, path, False
