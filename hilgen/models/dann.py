@@ -1,0 +1,370 @@
+"""The DANN nearest-neighbour tagger (`model=dann`), as HILGEN uses the classifier of Ge et al.
+
+The encoder is fine-tuned exactly like `model=bert` (same optimiser, synthetic weighting, early
+stopping); then every test word takes the label of its most similar support word (NNShot):
+vectors are L2-normalised, labels are IO (B-X and I-X both count as X), and each label scores its
+best cosine similarity among the support words that carry it. Consecutive words with the same
+label form one entity. Nearest-neighbour decoding beat the linear head on the same encoder
+(BASELINE.md, trap 6).
+
+`decoding: structshot` adds what the original DANN lacks: Viterbi search with StructShot's
+abstract transitions (O->O, O->I, I->O, I->same I, I->other I), estimated from the support tags.
+
+Each IO label has its own FAISS index searched for k=1, so a label's best similarity is exact
+(for the flat index) however rare the label: one shared index searched top-k would miss a label
+absent from a query's k neighbours, and `O` words dominate every neighbourhood.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hilgen.data.iob import OUTSIDE, normalise_tags, split_tag
+from hilgen.data.types import Sentence
+from hilgen.evaluate.metrics import score_tags
+from hilgen.models.base import Tagger, TrainerFactory, TrainingData
+from hilgen.models.bert_tagger import BertTagger, TaggingBatch, TokenClassifierModule
+from hilgen.models.decoding import viterbi_decode
+from hilgen.models.encoder import WordEncoder
+from hilgen.models.nn_index import NearestNeighbourIndex
+
+log = logging.getLogger(__name__)
+
+DECODINGS = ("nnshot", "structshot")
+SELECTIONS = ("nearest_neighbour", "classifier")
+IndexFactory = Callable[..., NearestNeighbourIndex]
+
+
+def io_tags(tags: Sequence[str]) -> list[str]:
+    """IO tags (`O`, `I-X`) from IOB2/IOB1/BIOES tags: the entity boundary is dropped.
+
+    `normalise_tags` reads IO tags back as IOB2: a run of equal `I-X` is one entity."""
+    return [OUTSIDE if tag == OUTSIDE else f"I-{split_tag(tag)[1]}" for tag in tags]
+
+
+def io_tagset(labels: Sequence[str]) -> list[str]:
+    return [OUTSIDE] + [f"I-{label}" for label in labels]
+
+
+@dataclass(frozen=True)
+class AbstractTransitions:
+    """StructShot's label-agnostic transition probabilities between IO tags.
+
+    Rows sum to one: (o_to_o, o_to_i), (i_to_o, i_to_same, i_to_other), (start_o, start_i).
+    O->I and start->I mass is shared evenly among labels, I->other among the other labels.
+    """
+
+    start_o: float
+    start_i: float
+    o_to_o: float
+    o_to_i: float
+    i_to_o: float
+    i_to_same: float
+    i_to_other: float
+
+    @classmethod
+    def estimate(
+        cls, io_sequences: Sequence[Sequence[str]], n_labels: int, smoothing: float = 1.0
+    ) -> AbstractTransitions:
+        """Counts over IO-tagged sentences plus `smoothing` per possible event; with one label
+        there is no "other" label, so I->other gets no mass."""
+        counts: Counter[str] = Counter()
+        for tags in io_sequences:
+            if not tags:
+                continue
+            counts["start_o" if tags[0] == OUTSIDE else "start_i"] += 1
+            for previous, current in zip(tags, tags[1:], strict=False):
+                if previous == OUTSIDE:
+                    counts["o_to_o" if current == OUTSIDE else "o_to_i"] += 1
+                elif current == OUTSIDE:
+                    counts["i_to_o"] += 1
+                else:
+                    counts["i_to_same" if current == previous else "i_to_other"] += 1
+
+        def normalised(events: list[str]) -> dict[str, float]:
+            smoothed = {event: counts[event] + smoothing for event in events}
+            total = sum(smoothed.values())
+            return {event: value / total for event, value in smoothed.items()}
+
+        from_i = ["i_to_o", "i_to_same"] + (["i_to_other"] if n_labels > 1 else [])
+        probabilities = (
+            normalised(["start_o", "start_i"])
+            | normalised(["o_to_o", "o_to_i"])
+            | {"i_to_other": 0.0}
+            | normalised(from_i)
+        )
+        return cls(**probabilities)
+
+    def log_scores(self, n_labels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """([from, to] transition, [to] start) log-probabilities over `io_tagset` order."""
+        n_tags = n_labels + 1
+        transitions = torch.empty((n_tags, n_tags))
+        transitions[0, 0] = self.o_to_o
+        transitions[0, 1:] = self.o_to_i / n_labels
+        transitions[1:, 0] = self.i_to_o
+        transitions[1:, 1:] = self.i_to_other / max(n_labels - 1, 1)
+        transitions[1:, 1:].fill_diagonal_(self.i_to_same)
+        start = torch.tensor([self.start_o] + [self.start_i / n_labels] * n_labels)
+        return transitions.log(), start.log()
+
+
+class NearestNeighbourDecoder:
+    """IOB2 tags for word vectors from their best similarity to each IO label's support words."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        support_vectors: dict[str, np.ndarray],
+        make_index: IndexFactory,
+        decoding: str = "nnshot",
+        temperature: float = 0.05,
+        transitions: AbstractTransitions | None = None,
+        transition_scale: float = 1.0,
+    ) -> None:
+        """`support_vectors` maps IO tags to [n, dim] float32 word vectors; they may be
+        normalised in place. `structshot` needs `transitions`."""
+        if decoding not in DECODINGS:
+            raise ValueError(f"unknown decoding {decoding!r}; expected one of {DECODINGS}")
+        if decoding == "structshot" and transitions is None:
+            raise ValueError("structshot decoding needs transitions estimated from the support")
+        self.tagset = io_tagset(labels)
+        unknown = set(support_vectors) - set(self.tagset)
+        if unknown:
+            raise ValueError(f"support tags {sorted(unknown)} are not IO tags of {list(labels)}")
+        if not any(len(v) for v in support_vectors.values()):
+            raise ValueError("the support set has no words: nothing to search")
+        self.indices = {
+            tag: make_index(vectors, copy=False)
+            for tag, vectors in support_vectors.items()
+            if len(vectors)
+        }
+        self.decoding = decoding
+        self.temperature = temperature
+        if transitions is not None:
+            log_transitions, log_start = transitions.log_scores(len(labels))
+            self.transitions = transition_scale * log_transitions
+            self.start = transition_scale * log_start
+
+    def similarities(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """[n_words, n_io_tags] best cosine similarity per IO tag; -inf for a tag with no
+        support words."""
+        scores = torch.full((len(vectors), len(self.tagset)), -math.inf)
+        for column, tag in enumerate(self.tagset):
+            if tag in self.indices:
+                best, _ = self.indices[tag].search(vectors, k=1)
+                scores[:, column] = torch.from_numpy(best[:, 0])
+        return scores
+
+    def decode(self, similarities: torch.Tensor) -> list[str]:
+        """IOB2 tags for one sentence's [n_words, n_io_tags] similarities."""
+        if self.decoding == "nnshot":
+            path = similarities.argmax(dim=-1).tolist()
+        else:
+            emissions = torch.log_softmax(similarities / self.temperature, dim=-1)
+            path = viterbi_decode(emissions, self.transitions, self.start)
+        return normalise_tags([self.tagset[i] for i in path])
+
+    def decode_batch(self, vectors: Sequence[np.ndarray]) -> list[list[str]]:
+        """Tags for several sentences' word vectors, searched in one call."""
+        if not vectors:
+            return []
+        similarities = self.similarities(np.concatenate(vectors))
+        sizes = [len(v) for v in vectors]
+        return [self.decode(part) for part in torch.split(similarities, sizes)]
+
+
+@contextmanager
+def eval_mode(encoder: WordEncoder, device: torch.device) -> Iterator[WordEncoder]:
+    """The encoder on `device` without dropout; its train/eval mode is restored afterwards."""
+    was_training = encoder.training
+    encoder.to(device).eval()
+    try:
+        yield encoder
+    finally:
+        encoder.train(was_training)
+
+
+def embed_words(
+    encoder: WordEncoder,
+    sentences: Sequence[Sequence[str]],
+    batch_size: int,
+    description: str,
+) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+    """(sentence indices, [n_words, hidden] float32 vectors) per batch, shortest sentences
+    first so that batches pad little. The caller chooses device and mode (`eval_mode`)."""
+    empty = [i for i, words in enumerate(sentences) if not words]
+    if empty:
+        yield empty, [np.zeros((0, encoder.hidden_size), np.float32) for _ in empty]
+    order = sorted(
+        (i for i, words in enumerate(sentences) if words), key=lambda i: len(sentences[i])
+    )
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    for batch in tqdm(batches, desc=description, unit="batch", leave=False, disable=None):
+        words = [sentences[i] for i in batch]
+        with torch.inference_mode():
+            vectors = encoder.word_vectors(encoder.windows(words), [len(w) for w in words])
+        yield batch, [v.to("cpu", torch.float32).numpy() for v in vectors]
+
+
+def support_vectors(
+    encoder: WordEncoder, support: Sequence[Sentence], batch_size: int
+) -> dict[str, np.ndarray]:
+    """Word vectors of the support sentences grouped by IO tag, filled into preallocated arrays
+    (a synthetic support set can hold hundreds of thousands of words)."""
+    tags_per_sentence = [np.array(io_tags(s.tags)) for s in support]
+    counts = Counter(tag for tags in tags_per_sentence for tag in tags.tolist())
+    arrays = {tag: np.empty((n, encoder.hidden_size), np.float32) for tag, n in counts.items()}
+    filled: Counter[str] = Counter()
+    tokens = [s.tokens for s in support]
+    for indices, vectors in embed_words(encoder, tokens, batch_size, "embedding support words"):
+        for index, sentence_vectors in zip(indices, vectors, strict=True):
+            tags = tags_per_sentence[index]
+            for tag in set(tags.tolist()):
+                rows = sentence_vectors[tags == tag]
+                arrays[tag][filled[tag] : filled[tag] + len(rows)] = rows
+                filled[tag] += len(rows)
+    return arrays
+
+
+class NearestNeighbourSelectedModule(TokenClassifierModule):
+    """The fine-tuning module with dev F1 (`val_f1`) measured by the nearest-neighbour decoder,
+    so early stopping and the best-epoch choice judge the encoder the way it is used. Each
+    validation re-embeds the support set with the current encoder."""
+
+    def __init__(
+        self,
+        base: TokenClassifierModule,
+        build_decoder: Callable[[WordEncoder], NearestNeighbourDecoder],
+    ) -> None:
+        super().__init__(base.encoder, base.tagset, base.make_optimizer, dropout=base.dropout.p)
+        self.build_decoder = build_decoder
+        self._dev_vectors: list[np.ndarray] = []
+
+    def validation_step(self, batch: TaggingBatch, batch_idx: int) -> None:
+        vectors = self.encoder.word_vectors(
+            self.encoder.windows(batch.tokens), [len(t) for t in batch.tokens]
+        )
+        self._dev_vectors += [v.to("cpu", torch.float32).numpy() for v in vectors]
+        self._dev_gold += [[self.tagset[i] for i in tags.tolist()] for tags in batch.tag_ids]
+
+    def on_validation_epoch_end(self) -> None:
+        if self._dev_gold:
+            with torch.inference_mode():
+                decoder = self.build_decoder(self.encoder)
+            predicted = decoder.decode_batch(self._dev_vectors)
+            self.log("val_f1", score_tags(self._dev_gold, predicted).f1, prog_bar=True)
+        self._dev_gold, self._dev_vectors = [], []
+
+
+class DannTagger(Tagger):
+    """Fine-tuned encoder + nearest-neighbour decoding over gold and synthetic support words.
+
+    `finetuning` holds the `model=bert` settings (batch size, dropout, synthetic weight, early
+    stopping, ...) and goes to the `BertTagger` that fine-tunes the encoder. `finetune=False`
+    skips training: nearest neighbour over the raw encoder (B-raw). `selection` picks the dev
+    F1 used for early stopping: `nearest_neighbour` (the test-time decoder) or `classifier`
+    (the linear head's, cheaper with a large synthetic support set).
+    """
+
+    def __init__(
+        self,
+        labels: list[str],
+        encoder: Callable[[], WordEncoder],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        index: IndexFactory,
+        finetune: bool = True,
+        selection: str = "nearest_neighbour",
+        decoding: str = "nnshot",
+        temperature: float = 0.05,
+        transition_scale: float = 1.0,
+        embed_batch_size: int = 64,
+        **finetuning: Any,
+    ) -> None:
+        if decoding not in DECODINGS:
+            raise ValueError(f"model.decoding must be one of {DECODINGS}, got {decoding!r}")
+        if selection not in SELECTIONS:
+            raise ValueError(f"model.selection must be one of {SELECTIONS}, got {selection!r}")
+        self.labels = list(labels)
+        self.make_index = index
+        self.decoding = decoding
+        self.temperature = temperature
+        self.transition_scale = transition_scale
+        self.embed_batch_size = embed_batch_size
+        self.finetuner: BertTagger | None = None
+        if finetune:
+            self.finetuner = BertTagger(self.labels, encoder, optimizer, **finetuning)
+            if selection == "nearest_neighbour":
+                self.finetuner.module = NearestNeighbourSelectedModule(
+                    self.finetuner.module, self._decoder_on_module_device
+                )
+            self.encoder = self.finetuner.module.encoder
+        else:
+            self.encoder = encoder()
+        self.support: list[Sentence] = []
+        self.transitions: AbstractTransitions | None = None
+        self.device = torch.device("cpu")
+        self.decoder: NearestNeighbourDecoder | None = None
+
+    def build_decoder(self, device: torch.device) -> NearestNeighbourDecoder:
+        """Embed the support set with the current encoder and index it."""
+        with eval_mode(self.encoder, device):
+            vectors = support_vectors(self.encoder, self.support, self.embed_batch_size)
+        return NearestNeighbourDecoder(
+            self.labels,
+            vectors,
+            self.make_index,
+            self.decoding,
+            self.temperature,
+            self.transitions,
+            self.transition_scale,
+        )
+
+    def _decoder_on_module_device(self, encoder: WordEncoder) -> NearestNeighbourDecoder:
+        return self.build_decoder(next(encoder.parameters()).device)
+
+    def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
+        support = [*data.gold, *data.synthetic]
+        unknown = {span.label for s in support for span in s.spans} - set(self.labels)
+        if unknown:
+            raise ValueError(
+                f"support sentences carry labels {sorted(unknown)} outside {self.labels}"
+            )
+        self.support = support
+        if self.decoding == "structshot":
+            self.transitions = AbstractTransitions.estimate(
+                [io_tags(s.tags) for s in support], len(self.labels)
+            )
+            log.info("abstract transitions from the support set: %s", self.transitions)
+        summary: dict[str, Any] = {}
+        if self.finetuner is not None:
+            summary |= self.finetuner.fit(data, make_trainer)
+        # Lightning moves the module back to the CPU after fit; embed where the trainer runs
+        self.device = make_trainer().strategy.root_device
+        self.decoder = self.build_decoder(self.device)
+        return summary | {
+            "support_sentences": len(support),
+            "support_words": sum(len(s.tokens) for s in support),
+        }
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
+        if self.decoder is None:
+            raise RuntimeError("predict() needs a fitted tagger: call fit() first")
+        result: list[list[str]] = [[] for _ in sentences]
+        tokens = [s.tokens for s in sentences]
+        with eval_mode(self.encoder, self.device):
+            for indices, vectors in embed_words(
+                self.encoder, tokens, self.embed_batch_size, "nearest-neighbour tagging"
+            ):
+                for index, tags in zip(indices, self.decoder.decode_batch(vectors), strict=True):
+                    result[index] = tags
+        return result
