@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tqdm import tqdm
+
 from hilgen.data.iob import spans_to_tags, tags_to_spans
 from hilgen.data.types import Span, TaggedPrediction
 from hilgen.evaluate.metrics import score_predictions
@@ -259,7 +261,7 @@ class BestCombination(Ensembler):
                 f"{self.min_members} members; select more runs or lower ensemble.min_members"
             )
         best: Choice | None = None
-        for rule, subset in candidates:
+        for rule, subset in tqdm(candidates, desc="ensemble=best on dev", unit="combination"):
             dev = rule.combine([dev_members[i] for i in subset], [weights[i] for i in subset])
             f1 = score_predictions(dev).f1
             if best is None or f1 > best.dev_f1:
