@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 DECODINGS = ("nnshot", "structshot")
 SELECTIONS = ("nearest_neighbour", "classifier")
 IndexFactory = Callable[..., NearestNeighbourIndex]
+# Test words searched per FAISS call (32k words x 1,024 dims float32 = 128 MiB of queries).
+SEARCH_CHUNK_WORDS = 32_768
 
 
 def io_tags(tags: Sequence[str]) -> list[str]:
@@ -357,14 +359,30 @@ class DannTagger(Tagger):
         }
 
     def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
+        """Embed test words batch by batch, but search in chunks of `SEARCH_CHUNK_WORDS`: FAISS
+        is fastest on many queries at once, and every call starts an OpenMP team (costly on a
+        busy machine), while the chunk bounds the memory of pending query vectors."""
         if self.decoder is None:
             raise RuntimeError("predict() needs a fitted tagger: call fit() first")
         result: list[list[str]] = [[] for _ in sentences]
+        pending_indices: list[int] = []
+        pending_vectors: list[np.ndarray] = []
+
+        def flush(decoder: NearestNeighbourDecoder) -> None:
+            tags_per_sentence = decoder.decode_batch(pending_vectors)
+            for index, tags in zip(pending_indices, tags_per_sentence, strict=True):
+                result[index] = tags
+            pending_indices.clear()
+            pending_vectors.clear()
+
         tokens = [s.tokens for s in sentences]
         with eval_mode(self.encoder, self.device):
             for indices, vectors in embed_words(
                 self.encoder, tokens, self.embed_batch_size, "nearest-neighbour tagging"
             ):
-                for index, tags in zip(indices, self.decoder.decode_batch(vectors), strict=True):
-                    result[index] = tags
+                pending_indices += indices
+                pending_vectors += vectors
+                if sum(len(v) for v in pending_vectors) >= SEARCH_CHUNK_WORDS:
+                    flush(self.decoder)
+        flush(self.decoder)
         return result

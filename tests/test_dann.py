@@ -1,0 +1,307 @@
+"""DANN tagger: FAISS index kinds against brute force, IO/IOB2 decoding, StructShot transitions,
+and tiny real fits through the composed `model=dann` config."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from hilgen.data.iob import tags_to_spans
+from hilgen.data.types import Sentence, Span
+from hilgen.evaluate.metrics import score_tags
+from hilgen.models import dann
+from hilgen.models.base import TrainingData
+from hilgen.models.dann import (
+    AbstractTransitions,
+    DannTagger,
+    NearestNeighbourDecoder,
+    io_tags,
+)
+from hilgen.models.nn_index import NearestNeighbourIndex, import_faiss
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clustered_vectors(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support and query vectors around shared centres (embedding-like, unlike pure noise)."""
+    generator = np.random.default_rng(seed)
+    centres = generator.standard_normal((20, dim))
+    support = centres[generator.integers(0, 20, n)] + 0.5 * generator.standard_normal((n, dim))
+    queries = centres[generator.integers(0, 20, 200)] + 0.5 * generator.standard_normal((200, dim))
+    return support.astype(np.float32), queries.astype(np.float32)
+
+
+def brute_force(support: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    s = torch.nn.functional.normalize(torch.from_numpy(support), dim=1)
+    q = torch.nn.functional.normalize(torch.from_numpy(queries), dim=1)
+    scores, ids = (q @ s.T).topk(k, dim=1)
+    return scores.numpy(), ids.numpy()
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("flat", {}),
+        ("ivf", {"nlist": 16, "nprobe": 16}),  # every cell probed: exact
+        ("hnsw", {"ef_search": 512}),
+    ],
+)
+def test_index_kinds_agree_with_brute_force(kind: str, options: dict[str, int]) -> None:
+    support, queries = clustered_vectors(3000, 48, seed=3)
+    # scaled rows: the index must normalise, so scores are cosine similarities
+    index = NearestNeighbourIndex(support * 7.0, kind=kind, use_gpu=False, **options)
+    scores, ids = index.search(queries, k=5)
+    expected_scores, expected_ids = brute_force(support, queries, k=5)
+    assert len(index) == 3000
+    assert scores.shape == ids.shape == (200, 5)
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-4)
+    assert (ids[:, 0] == expected_ids[:, 0]).mean() >= (1.0 if kind != "hnsw" else 0.98)
+
+
+def test_ivf_with_few_probes_is_approximate_but_close() -> None:
+    support, queries = clustered_vectors(4000, 32, seed=4)
+    index = NearestNeighbourIndex(support, kind="ivf", use_gpu=False, nprobe=2)
+    assert index.nlist == 4000 // 39  # 4·sqrt(n) cells capped by 39 training points per cell
+    scores, _ = index.search(queries, k=1)
+    exact, _ = brute_force(support, queries, k=1)
+    assert (scores[:, 0] <= exact[:, 0] + 1e-5).all()
+    assert np.isclose(scores[:, 0], exact[:, 0], atol=1e-5).mean() > 0.5
+
+
+def test_search_pads_missing_neighbours_and_checks_input() -> None:
+    index = NearestNeighbourIndex(np.eye(3, dtype=np.float32), use_gpu=False)
+    scores, ids = index.search(torch.tensor([[1.0, 0.0, 0.0]]), k=5)
+    assert ids[0, 0] == 0 and scores[0, 0] == pytest.approx(1.0)
+    assert (ids[0, 3:] == -1).all() and np.isneginf(scores[0, 3:]).all()
+    with pytest.raises(ValueError, match="dimension 2"):
+        index.search(np.ones((1, 2), np.float32))
+    with pytest.raises(ValueError, match="unknown index kind"):
+        NearestNeighbourIndex(np.eye(3, dtype=np.float32), kind="lsh")
+    with pytest.raises(ValueError, match="zero vectors"):
+        NearestNeighbourIndex(np.zeros((0, 3), np.float32))
+
+
+def test_copy_false_normalises_the_callers_array_in_place() -> None:
+    vectors = np.array([[3.0, 4.0]], dtype=np.float32)
+    NearestNeighbourIndex(vectors, use_gpu=False, copy=False)
+    np.testing.assert_allclose(vectors, [[0.6, 0.8]])
+    kept = np.array([[3.0, 4.0]], dtype=np.float32)
+    NearestNeighbourIndex(kept, use_gpu=False)
+    np.testing.assert_allclose(kept, [[3.0, 4.0]])
+
+
+def test_io_tags_drop_boundaries() -> None:
+    tags = ["B-Disease", "I-Disease", "O", "B-Chemical", "B-Disease", "I-Disease"]
+    assert io_tags(tags) == ["I-Disease", "I-Disease", "O", "I-Chemical", "I-Disease", "I-Disease"]
+
+
+LABELS = ["Disease", "Chemical"]
+AXES = {"O": 0, "I-Disease": 1, "I-Chemical": 2}
+
+
+def one_hot_decoder(decoding: str = "nnshot", **options: object) -> NearestNeighbourDecoder:
+    support = {tag: np.eye(3, dtype=np.float32)[[axis]] for tag, axis in AXES.items()}
+    make_index = functools.partial(NearestNeighbourIndex, use_gpu=False)
+    return NearestNeighbourDecoder(LABELS, support, make_index, decoding, **options)  # type: ignore[arg-type]
+
+
+def test_nnshot_runs_of_equal_labels_become_one_entity() -> None:
+    decoder = one_hot_decoder()
+    io = ["I-Disease", "I-Disease", "O", "I-Chemical", "I-Disease", "I-Chemical", "I-Chemical"]
+    words = np.eye(3, dtype=np.float32)[[AXES[t] for t in io]] + 0.1
+    assert decoder.decode_batch([words[:2], words]) == [
+        ["B-Disease", "I-Disease"],
+        ["B-Disease", "I-Disease", "O", "B-Chemical", "B-Disease", "B-Chemical", "I-Chemical"],
+    ]
+
+
+def test_label_without_support_words_is_never_predicted() -> None:
+    support = {"O": np.eye(3, dtype=np.float32)[[0]], "I-Disease": np.eye(3, dtype=np.float32)[[1]]}
+    decoder = NearestNeighbourDecoder(
+        LABELS, support, functools.partial(NearestNeighbourIndex, use_gpu=False)
+    )
+    similarities = decoder.similarities(np.eye(3, dtype=np.float32))
+    assert torch.isneginf(similarities[:, 2]).all()
+    assert decoder.decode(similarities) == ["O", "B-Disease", "O"]
+    with pytest.raises(ValueError, match="not IO tags"):
+        NearestNeighbourDecoder(LABELS, {"B-Disease": support["O"]}, NearestNeighbourIndex)
+    with pytest.raises(ValueError, match="structshot decoding needs transitions"):
+        NearestNeighbourDecoder(LABELS, support, NearestNeighbourIndex, "structshot")
+
+
+def test_abstract_transitions_are_counted_from_io_tags() -> None:
+    sequences = [
+        ["O", "O", "I-A", "I-A", "O"],  # start O; OO, OI, I-same, IO
+        ["I-A", "I-B", "O", "O"],  # start I; I-other, IO, OO
+        [],
+    ]
+    raw = AbstractTransitions.estimate(sequences, n_labels=2, smoothing=0.0)
+    assert (raw.start_o, raw.start_i) == (0.5, 0.5)
+    assert (raw.o_to_o, raw.o_to_i) == (2 / 3, 1 / 3)
+    assert (raw.i_to_o, raw.i_to_same, raw.i_to_other) == (0.5, 0.25, 0.25)
+    smoothed = AbstractTransitions.estimate(sequences, n_labels=2, smoothing=1.0)
+    assert (smoothed.o_to_o, smoothed.o_to_i) == (3 / 5, 2 / 5)
+    assert smoothed.i_to_same == pytest.approx(2 / 7)
+    single = AbstractTransitions.estimate([["O", "I-A", "I-A", "O"]], n_labels=1)
+    assert single.i_to_other == 0.0
+    assert single.i_to_o + single.i_to_same == pytest.approx(1.0)
+
+    transitions, start = raw.log_scores(n_labels=2)
+    expected = torch.tensor([[2 / 3, 1 / 6, 1 / 6], [0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]).log()
+    torch.testing.assert_close(transitions, expected)
+    torch.testing.assert_close(start, torch.tensor([0.5, 0.25, 0.25]).log())
+    assert torch.logsumexp(transitions, dim=1).allclose(torch.zeros(3), atol=1e-6)
+
+
+def test_structshot_transitions_overrule_a_weak_lone_entity_word() -> None:
+    # O O x O O where x leans slightly to Disease: NNShot tags it, StructShot's O->O prior wins
+    similarities = torch.tensor([[0.9, 0.1, 0.1]] * 5)
+    similarities[2] = torch.tensor([0.50, 0.52, 0.1])
+    mostly_outside = AbstractTransitions(0.9, 0.1, 0.95, 0.05, 0.5, 0.4, 0.1)
+    nnshot = one_hot_decoder()
+    structshot = one_hot_decoder("structshot", temperature=0.05, transitions=mostly_outside)
+    assert nnshot.decode(similarities) == ["O", "O", "B-Disease", "O", "O"]
+    assert structshot.decode(similarities) == ["O"] * 5
+    # a clear entity word survives the prior
+    similarities[2] = torch.tensor([0.3, 0.9, 0.1])
+    assert structshot.decode(similarities) == ["O", "O", "B-Disease", "O", "O"]
+
+
+def sentence(sentence_id: str, text: str, spans: list[tuple[int, int, str]]) -> Sentence:
+    return Sentence(sentence_id, text.split(), [Span(s, e, label) for s, e, label in spans])
+
+
+GOLD = [
+    sentence(
+        "g1",
+        "Patients with breast cancer received tamoxifen daily .",
+        [(2, 4, "Disease"), (5, 6, "Chemical")],
+    ),
+    sentence(
+        "g2",
+        "Aspirin may cause severe gastric bleeding in adults .",
+        [(0, 1, "Chemical"), (4, 6, "Disease")],
+    ),
+    sentence(
+        "g3",
+        "Familial hypercholesterolemia is treated with statins .",
+        [(0, 2, "Disease"), (5, 6, "Chemical")],
+    ),
+]
+SYNTHETIC = [
+    sentence(
+        "s1",
+        "Patients with lung cancer received cisplatin daily .",
+        [(2, 4, "Disease"), (5, 6, "Chemical")],
+    ),
+]
+DEV = [
+    sentence(
+        "d1",
+        "Ibuprofen can worsen chronic kidney disease .",
+        [(0, 1, "Chemical"), (3, 6, "Disease")],
+    ),
+    sentence("d2", "No adverse events were seen .", []),
+]
+
+
+def compose_model(monkeypatch: pytest.MonkeyPatch, overrides: list[str]) -> DictConfig:
+    """The real `model=dann` + CPU trainer config, cut to a few training steps."""
+    monkeypatch.setenv("HILGEN_ROOT", str(ROOT))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                "model=dann",
+                "trainer=cpu",
+                "trainer.max_epochs=1",
+                "trainer.min_epochs=1",
+                "trainer.enable_progress_bar=false",
+                "model.examples_per_epoch=2",  # one optimisation step
+                "model.batch_size=2",
+                "model.embed_batch_size=2",
+                *overrides,
+            ],
+        )
+
+
+def fitted_tagger(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, overrides: list[str]
+) -> tuple[DannTagger, dict[str, object]]:
+    cfg = compose_model(monkeypatch, overrides)
+    tagger: DannTagger = instantiate(cfg.model, labels=LABELS)
+    make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=tmp_path)
+    summary = tagger.fit(TrainingData(GOLD, SYNTHETIC, DEV), make_trainer)
+    return tagger, summary
+
+
+def test_fine_tuned_dann_selects_on_nearest_neighbour_dev_f1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(monkeypatch, tmp_path, [])
+    assert summary["support_sentences"] == 4
+    assert summary["support_words"] == sum(len(s.tokens) for s in GOLD + SYNTHETIC)
+    # model selection saw exactly the decoder that predict() uses
+    dev_f1 = score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
+    assert summary["joint_best_dev_f1"] == pytest.approx(dev_f1)
+    # every support word is its own nearest neighbour
+    assert tagger.predict(GOLD) == [s.tags for s in GOLD]
+
+
+def test_raw_encoder_dann_tags_its_support_and_skips_training(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch, tmp_path, ["model.finetune=false", "model.index.kind=ivf"]
+    )
+    assert tagger.finetuner is None
+    assert set(summary) == {"support_sentences", "support_words"}
+    # several search chunks, reassembled in the input order
+    monkeypatch.setattr(dann, "SEARCH_CHUNK_WORDS", 10)
+    assert tagger.predict([*GOLD, Sentence("empty", [])]) == [*(s.tags for s in GOLD), []]
+
+
+def test_structshot_dann_with_classifier_selection_emits_valid_iob2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, _ = fitted_tagger(
+        monkeypatch,
+        tmp_path,
+        ["model.decoding=structshot", "model.selection=classifier", "model.index.kind=hnsw"],
+    )
+    assert tagger.transitions is not None
+    predicted = tagger.predict(DEV)
+    for tags, dev in zip(predicted, DEV, strict=True):
+        assert len(tags) == len(dev.tokens)
+        assert all(tag == "O" or tag[2:] in LABELS for tag in tags)
+        # valid IOB2: the strict reading keeps every predicted I- tag
+        covered = sum(span.end - span.start for span in tags_to_spans(tags))
+        assert covered == sum(tag != "O" for tag in tags)
+
+
+def test_bad_options_and_unfitted_predict_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(Exception, match="model.decoding must be one of"):
+        instantiate(compose_model(monkeypatch, ["model.decoding=crf"]).model, labels=LABELS)
+    tagger = instantiate(compose_model(monkeypatch, ["model.finetune=false"]).model, labels=LABELS)
+    with pytest.raises(RuntimeError, match="call fit"):
+        tagger.predict(DEV)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_flat_index_runs_on_the_gpu_with_faiss_gpu() -> None:
+    if import_faiss().get_num_gpus() == 0:
+        pytest.skip("faiss-gpu is not installed")
+    support, queries = clustered_vectors(3000, 48, seed=5)
+    index = NearestNeighbourIndex(support, kind="flat", use_gpu=True)
+    assert index.on_gpu
+    scores, _ = index.search(queries, k=3)
+    np.testing.assert_allclose(scores, brute_force(support, queries, k=3)[0], atol=1e-4)
