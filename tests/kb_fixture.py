@@ -9,6 +9,7 @@ supplementary-record brand name, an off-group child, a far sibling and a cross-g
 
 from __future__ import annotations
 
+import random
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -53,6 +54,19 @@ class InMemoryKB:
             self._parents[child].append(parent)
             self._children[parent].append(child)
         self._relatedness = relatedness or {}
+
+    def sample_concepts(self, groups: Iterable[str], count: int, seed: int = 0) -> list[Concept]:
+        wanted = set(groups)
+        pool = sorted(
+            (
+                c
+                for c in self._concepts.values()
+                if c.semantic_group in wanted and not c.is_supplementary
+            ),
+            key=lambda c: c.concept_id,
+        )
+        random.Random(seed).shuffle(pool)
+        return pool[:count]
 
     def concept(self, concept_id: str) -> Concept | None:
         found = self._concepts.get(concept_id) or self._concepts.get(
@@ -172,6 +186,7 @@ def demo_kb() -> InMemoryKB:
             "mondo",
         ),
         Concept("HGNC:1100", "BRCA1 Protein", ("BRCA1",), ("T116",), "GENE", {}, "hgnc"),
+        Concept("MESH:D009154", "Missense Mutation", ("Mutations",), ("T045",), "PHYS", {}, "mesh"),
         _disease("D003139", "Common Cold", "Cold", "Head Cold", tui="T047"),
         Concept(
             "MESH:D003080",

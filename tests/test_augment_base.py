@@ -116,7 +116,7 @@ def test_every_augmenter_config_instantiates(config_name: str) -> None:
     augmenter = instantiate(cfg.augmenter)
     assert isinstance(augmenter, Augmenter)
     assert augmenter.name == config_name
-    if config_name != "none":
+    if config_name.startswith("umls_"):
         assert isinstance(augmenter, KBSubstitutionAugmenter)
         assert augmenter.top_k == 10
         assert augmenter.filters == ReplacementFilter()
@@ -130,7 +130,9 @@ def test_layer_configs_pick_the_papers_relations() -> None:
         "umls_siblings": ["sibling"],
         "umls_all": ["synonym", "same_type", "parent", "child", "sibling"],
     }
-    assert set(expected) | {"none"} == set(AUGMENTER_CONFIGS)
+    assert set(expected) | {"none"} == {
+        n for n in AUGMENTER_CONFIGS if not n.startswith(("gpt_", "zerogen"))
+    }
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         for name, relations in expected.items():
             cfg = compose(overrides=[f"+augmenter={name}", "augmenter/filters=off"])

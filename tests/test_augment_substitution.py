@@ -400,3 +400,30 @@ def test_replacement_names_take_the_mentions_casing(name: str, mention: str, exp
     from hilgen.augment.substitution import _apply_case, _case_style
 
     assert " ".join(_apply_case(name, _case_style(mention))) == expected
+
+
+def test_negatives_put_off_label_concepts_in_the_mentions_place_tagged_o() -> None:
+    augmenter = KBSubstitutionAugmenter(
+        ["synonym"], name="umls_synonyms", negatives_per_mention=2, negative_groups=["GENE", "PHYS"]
+    )
+    synthetic = augmenter.generate([breast_lithium()], context())
+    negatives = [s for s in synthetic if s.replacements[0].relation == "negative"]
+    assert negatives, "the PHYS concept of the demo KB should serve as a negative"
+    for negative in negatives:
+        replacement = negative.replacements[0]
+        # "BRCA1 Protein" (GENE) is refused by the digit filter; "Missense Mutation" is not
+        assert KB.concept(replacement.replacement_concept_id).semantic_group == "PHYS"
+        assert replacement.replacement_text in {"missense mutation", "Missense Mutation"}
+        # the replaced mention is gone; the other entity keeps its label and text
+        assert [s.label for s in negative.sentence.spans] == ["Disease"] or [
+            s.label for s in negative.sentence.spans
+        ] == ["Chemical"]
+        assert synthetic.stats["relation/negative"] == len(negatives)
+
+
+def test_negative_groups_allowed_for_a_label_are_never_used() -> None:
+    augmenter = KBSubstitutionAugmenter(
+        ["synonym"], name="umls_synonyms", negatives_per_mention=3, negative_groups=["CHEM"]
+    )
+    synthetic = augmenter.generate([breast_lithium()], context())
+    assert not [s for s in synthetic if s.replacements[0].relation == "negative"]

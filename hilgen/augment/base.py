@@ -32,6 +32,9 @@ RELATION_LAYERS: dict[str, int] = {
     "child": 3,
     "sibling": 3,
     "sample_mention": 0,
+    # A mention replaced by a concept of another semantic group and tagged O: the same context
+    # with and without an entity, so the context alone cannot predict the label.
+    "negative": 0,
 }
 
 

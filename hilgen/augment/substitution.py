@@ -194,6 +194,9 @@ class KBSubstitutionAugmenter(Augmenter):
         min_link_score: float = 0.0,
         match_case: bool = True,
         context_diversity: bool = False,
+        negatives_per_mention: int = 0,
+        negative_groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC"),
+        negative_pool_size: int = 3000,
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -222,6 +225,9 @@ class KBSubstitutionAugmenter(Augmenter):
         self.min_link_score = min_link_score
         self.match_case = match_case
         self.context_diversity = context_diversity
+        self.negatives_per_mention = negatives_per_mention
+        self.negative_groups = list(negative_groups)
+        self.negative_pool_size = negative_pool_size
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -255,14 +261,17 @@ class KBSubstitutionAugmenter(Augmenter):
             mention.candidates = candidate_cache[key]
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
+        negative_pool = self._negative_pool(kb, context, seed)
         synthetic: list[SyntheticSentence] = []
         for sentence in sample:
             rng = random.Random(f"{seed}:{sentence.sentence_id}")
             own = [m for m in mentions if m.sentence is sentence]
             queues = [self._queue(m, mentions, rng) for m in own]
-            synthetic += self._sentences_for(
-                sentence, own, queues, rng, seen_sentences, context, counts
+            made = self._sentences_for(sentence, own, queues, rng, seen_sentences, context, counts)
+            negatives = self._negatives_for(
+                sentence, own, negative_pool, rng, seen_sentences, context, counts, len(made)
             )
+            synthetic += made + negatives
 
         stats: dict[str, float | int] = dict(describe_sentences(synthetic))
         stats.update(counts)
@@ -420,6 +429,64 @@ class KBSubstitutionAugmenter(Augmenter):
             accepted.append(_Candidate(" ".join(tokens), tokens, concept.concept_id, relation))
         return accepted
 
+    def _negative_pool(
+        self, kb: KnowledgeBase, context: AugmentContext, seed: int
+    ) -> list[tuple[str, str]]:
+        """Names of concepts from semantic groups that no label allows (genes, anatomy,
+        physiology, ... for a disease task): the near-miss words a few-shot tagger confuses
+        with entities (BASELINE.md trap 2)."""
+        if self.negatives_per_mention < 1:
+            return []
+        allowed = {g for groups in context.label_groups.values() for g in groups}
+        groups = [g for g in self.negative_groups if g not in allowed]
+        concepts = kb.sample_concepts(groups, self.negative_pool_size, seed)
+        names: list[tuple[str, str]] = []
+        for concept in concepts:
+            name = concept.preferred_name
+            if any(c.semantic_group in allowed for c in kb.find_by_name(name)):
+                continue  # also a name of an on-label concept: not a safe negative
+            names.append((name, concept.concept_id))
+        return names
+
+    def _negatives_for(
+        self,
+        sentence: Sentence,
+        mentions: list[_Mention],
+        pool: list[tuple[str, str]],
+        rng: random.Random,
+        seen_sentences: set[tuple[str, ...]],
+        context: AugmentContext,
+        counts: Counter[str],
+        number: int,
+    ) -> list[SyntheticSentence]:
+        """Each mention replaced by `negatives_per_mention` off-label names, tagged O."""
+        made: list[SyntheticSentence] = []
+        if not pool:
+            return made
+        for mention in mentions:
+            wanted = self.negatives_per_mention
+            style = _case_style(mention.text) if self.match_case else "keep"
+            for name, concept_id in rng.sample(pool, min(len(pool), 20 * wanted)):
+                if wanted == 0:
+                    break
+                checked, reason = self.filters.check_name(name, mention.text)
+                if checked is None:
+                    counts[f"rejected_negative/{reason}"] += 1
+                    continue
+                tokens = _apply_case(checked, style)
+                candidate = _Candidate(" ".join(tokens), tokens, concept_id, "negative")
+                synthetic = self._replace(sentence, mention, candidate, number + len(made))
+                key = sentence_key(synthetic.sentence.tokens)
+                if context.is_test_sentence(synthetic.sentence.tokens):
+                    counts["leaked_dropped"] += 1
+                    continue
+                if key in seen_sentences:
+                    continue
+                seen_sentences.add(key)
+                made.append(synthetic)
+                wanted -= 1
+        return made
+
     def _queue(
         self, mention: _Mention, mentions: list[_Mention], rng: random.Random
     ) -> list[_Candidate]:
@@ -498,6 +565,8 @@ class KBSubstitutionAugmenter(Augmenter):
         )
         spans = []
         for span in sorted(sentence.spans, key=lambda s: s.start):
+            if span is old and candidate.relation == "negative":
+                continue  # the mention's place now holds a non-entity
             if span is old:
                 spans.append(
                     Span(old.start, old.start + len(candidate.tokens), old.label, concept_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -73,4 +74,9 @@ class KnowledgeBase(Protocol):
 
     def related_same_type(self, concept_id: str, limit: int = 10) -> list[RelatedConcept]:
         """Concepts of the same semantic type ranked by relatedness to `concept_id`."""
+        ...
+
+    def sample_concepts(self, groups: Iterable[str], count: int, seed: int = 0) -> list[Concept]:
+        """Up to `count` concepts of the given semantic groups (no supplementary records), in a
+        seeded pseudo-random order: the pool of negative examples for augmenters."""
         ...

@@ -516,6 +516,23 @@ class SqliteKnowledgeBase:
 
     # -- bulk access for the linker and statistics -----------------------------------------------
 
+    def sample_concepts(self, groups: Iterable[str], count: int, seed: int = 0) -> list[Concept]:
+        """Concepts of `groups` (no supplementary records) in a seeded pseudo-random order.
+
+        The order is a multiplicative hash of the row id, so a seed gives the same sample on
+        every machine without reading the whole table.
+        """
+        wanted = sorted(set(groups))
+        if not wanted or count < 1:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = self._query(
+            f"SELECT id FROM concepts WHERE semantic_group IN ({marks}) AND is_supplementary = 0 "
+            "ORDER BY (id * 2654435761 + ?) % 4294967291 LIMIT ?",
+            (*wanted, seed, count),
+        )
+        return [self._concept_cache(row) for (row,) in rows]
+
     def iter_names(
         self, groups: Iterable[str] | None = None, include_supplementary: bool = True
     ) -> Iterator[tuple[str, str, str]]:
