@@ -25,7 +25,7 @@ from hilgen.evaluate.prediction_files import write_predictions_conll, write_pred
 from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.io import atomic_write_text
 from hilgen.models.base import Tagger, TrainingData
-from hilgen.tracking.mlflow_tracking import Tracker, git_commit
+from hilgen.tracking.mlflow_tracking import Tracker, config_as_dict, git_commit
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
     augmenter: Augmenter = instantiate(cfg.augmenter)
     if augmenter.name == "none":
         return SyntheticSet(), None
+    uses_llm = bool(getattr(augmenter, "uses_llm", False))
     kb = instantiate(cfg.kb)
     context = AugmentContext(
         kb=kb,
@@ -117,7 +118,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         label_groups=data.label_groups,
         test_sentences=data.corpus.test,
         seed=cfg.seed,
-        llm=instantiate(cfg.llm) if getattr(augmenter, "uses_llm", False) else None,
+        llm=instantiate(cfg.llm) if uses_llm else None,
     )
     key = GenerationKey(
         dataset=data.corpus.name,
@@ -126,6 +127,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         augmenter=OmegaConf.to_container(cfg.augmenter, resolve=True),  # type: ignore[arg-type]
         kb_version=kb.version,
         sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
+        llm=config_as_dict(cfg.llm) if uses_llm else None,
     )
     try:
         synthetic, path, hit = generate_cached(
@@ -193,8 +195,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
 
         scores: dict[str, Scores] = {}
-        for split, sentences in {"dev": data.dev, "test": data.test}.items():
-            _, scores[split] = predict(tagger, sentences, output_dir, split)
+        try:
+            for split, sentences in {"dev": data.dev, "test": data.test}.items():
+                _, scores[split] = predict(tagger, sentences, output_dir, split)
+        finally:
+            tagger.close()
+        tracker.log_metrics(
+            {f"prediction/{k}": float(v) for k, v in tagger.prediction_stats.items()}
+        )
         tracker.log_artifact(output_dir / "predictions")
         metrics: dict[str, float] = {}
         for split, split_scores in scores.items():

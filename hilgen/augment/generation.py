@@ -32,6 +32,9 @@ class GenerationKey:
     augmenter: Mapping[str, Any]
     kb_version: str
     sample_ids: tuple[str, ...]
+    # The LLM settings (endpoint, model, sampling) for augmenters that call one; never secrets,
+    # which come from the environment and are not in the config.
+    llm: Mapping[str, Any] | None = None
 
     def digest(self) -> str:
         payload = json.dumps(
@@ -42,6 +45,7 @@ class GenerationKey:
                 "augmenter": self.augmenter,
                 "kb_version": self.kb_version,
                 "sample_ids": self.sample_ids,
+                "llm": self.llm,
             },
             sort_keys=True,
             default=str,

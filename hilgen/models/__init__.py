@@ -1,1 +1,1 @@
-"""Stage 4: taggers — the Lightning BERT tagger, the DANN nearest-neighbour tagger, an LLM tagger."""
+"""Stage 4: taggers: the Lightning BERT tagger, the DANN nearest-neighbour tagger, an LLM tagger."""

