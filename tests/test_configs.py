@@ -1,0 +1,97 @@
+"""Every config file composes, and the cheap ones instantiate, through Hydra as the apps do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CONF
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+# Groups that are selected on the train.yaml command line, and which of their options can be
+# instantiated here without network, licences or user files.
+GROUPS = ["dataset", "kb", "augmenter", "model", "trainer", "tracking", "llm", "debug"]
+NOT_BUILT_HERE = {
+    ("model", "bert_large"),  # Hugging Face download
+    ("model", "biomedbert_large"),
+    ("kb", "umls"),  # a user's UMLS release
+    ("kb", "open"),  # built by tests/test_kb_open.py
+}
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def compose_train(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=overrides, return_hydra_config=True)
+
+
+@pytest.mark.parametrize(
+    ("group", "option"), [(g, o) for g in GROUPS for o in options(g)], ids=lambda x: str(x)
+)
+def test_every_group_option_composes(group: str, option: str) -> None:
+    cfg = compose_train([f"{group}={option}"])
+    assert cfg.get(group) is not None or group == "debug"
+    OmegaConf.to_container(cfg, resolve=False)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONF.glob("*.yaml")))
+def test_every_primary_config_composes(name: str) -> None:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(name, return_hydra_config=True)
+    assert cfg.paths.data_dir
+
+
+@pytest.mark.parametrize("option", [o for o in options("experiment")])
+def test_every_experiment_composes(option: str) -> None:
+    cfg = compose_train([f"experiment={option}"])
+    OmegaConf.to_container(cfg, resolve=False)
+
+
+def test_every_yaml_file_is_reached() -> None:
+    """A config file outside the groups above would escape the composition tests."""
+    covered = {CONF / g for g in [*GROUPS, "experiment", "paths", "hydra"]}
+    for path in CONF.rglob("*.yaml"):
+        if path.parent == CONF:
+            continue
+        top = CONF / path.relative_to(CONF).parts[0]
+        assert top in covered or top.name in {"ensemble", "local"}, path
+
+
+@pytest.mark.parametrize("option", options("augmenter"))
+def test_augmenters_instantiate(option: str) -> None:
+    cfg = compose_train([f"augmenter={option}"])
+    augmenter = instantiate(cfg.augmenter)
+    assert augmenter.name == option
+
+
+@pytest.mark.parametrize("option", options("dataset"))
+def test_datasets_instantiate(option: str, tmp_path: Path) -> None:
+    overrides = [f"dataset={option}", f"paths.data_dir={tmp_path}"]
+    if option == "conll":
+        overrides += [f"dataset.{s}={tmp_path}/{s}.tsv" for s in ("train", "dev", "test")]
+    cfg = compose_train(overrides)
+    dataset = instantiate(cfg.dataset)
+    assert dataset.name and isinstance(dataset.sensitive, bool)
+    assert set(dataset.label_groups) <= set(dataset._labels or dataset.label_groups)
+
+
+def test_trainer_and_tracking_instantiate(tmp_path: Path) -> None:
+    cfg = compose_train([f"paths.mlruns_dir={tmp_path}"])
+    trainer = instantiate(cfg.trainer, default_root_dir=tmp_path)
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+    tracker = instantiate(cfg.tracking)
+    assert tracker.tracking_uri.endswith("mlflow.db")
+
+
+def test_model_bert_instantiates() -> None:
+    cfg = compose_train([])
+    tagger = instantiate(cfg.model, labels=["Disease"])
+    assert tagger.tagset == ["O", "B-Disease", "I-Disease"]

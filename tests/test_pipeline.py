@@ -1,0 +1,113 @@
+"""Tiny real jobs through the pipeline: train a few steps, log to a temporary MLflow store, and
+read the run back; generation through the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+from conftest import CONF
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from mlflow.tracking import MlflowClient
+
+from hilgen import pipeline
+
+TINY = [
+    "dataset=ncbi_disease_1type",
+    "debug=fast",
+    "trainer.max_epochs=1",
+    "trainer.min_epochs=1",
+    "model.examples_per_epoch=8",
+    "limit_test_sentences=12",
+]
+
+
+def compose_train(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def all_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        if item.is_dir:
+            found |= all_artifacts(client, run_id, item.path)
+        else:
+            found.add(item.path)
+    return found
+
+
+def test_tiny_training_run_is_logged_and_read_back(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-value-that-must-not-leak-000")
+    cfg = compose_train(
+        [
+            *TINY,
+            *tmp_tracking,
+            f"paths.output_dir={tmp_path}/out",
+            f"paths.data_dir={Path(__file__).parents[1] / 'data'}",
+        ]
+    )
+    metrics = pipeline.train(cfg)
+    assert 0.0 <= metrics["test_f1"] <= 100.0
+
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.tags["dataset"] == "ncbi_disease_1type"
+    assert run.data.tags["seed"] == "1"
+    assert run.data.metrics["test_f1"] == metrics["test_f1"]
+    assert run.data.params["model.optimizer.lr"] == "0.0001"
+    artifacts = all_artifacts(client, run.info.run_id)
+    assert {
+        "config.yaml",
+        "data/few_shot_sample.jsonl",
+        "predictions/test.jsonl",
+        "predictions/test.conll",
+        "results.md",
+    } <= artifacts
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id,
+            tracking_uri=cfg.tracking.tracking_uri,
+            dst_path=str(tmp_path / "dl"),
+        )
+    )
+    lines = (local / "predictions" / "test.jsonl").read_text().splitlines()
+    assert len(lines) == 12
+    assert set(json.loads(lines[0])) == {"sentence_id", "tokens", "gold", "predicted"}
+    for path in local.rglob("*"):
+        if path.is_file():
+            assert "sk-test-secret" not in path.read_text(errors="ignore")
+
+
+def test_generation_is_cached_and_shared_with_training(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
+) -> None:
+    """Second generation of the same (dataset, seed, augmenter, KB) is a cache hit."""
+    cfg = compose_train(
+        [
+            *TINY,
+            *tmp_tracking,
+            "augmenter=umls_synonyms",
+            "kb._target_=kb_fixture.demo_kb",
+            "~kb.data_dir",
+            "~kb.build_if_missing",
+            "linker._target_=kb_fixture.FixtureLinker",
+            "~linker.threshold",
+            f"paths.output_dir={tmp_path}/out",
+            f"paths.cache_dir={tmp_path}/cache",
+            f"paths.data_dir={Path(__file__).parents[1] / 'data'}",
+        ]
+    )
+    first = pipeline.generate(cfg)
+    second = pipeline.generate(cfg)
+    assert first.stats["cache_hit"] == 0
+    assert second.stats["cache_hit"] == 1
+    assert [s.sentence.tokens for s in first] == [s.sentence.tokens for s in second]
+    assert (tmp_path / "out" / "synthetic" / "synthetic.conll").exists()
+    assert len(list((tmp_path / "cache" / "synthetic").rglob("*.jsonl"))) == 1
