@@ -76,8 +76,10 @@ def ensemble_seed(seed: int, members: Sequence[MemberRun], ensembler: Ensembler)
 def summary_table(results: Sequence[SeedEnsemble]) -> str:
     """Per seed: the chosen combination, its dev and test F1, and the best member on dev."""
     rows: list[list[object]] = []
+    member_f1: list[float] = []
     for result in results:
         best = result.best_member_by_dev()
+        member_f1.append(result.members[best].metrics.get("test_f1", float("nan")))
         rows.append(
             [
                 result.seed,
@@ -85,11 +87,11 @@ def summary_table(results: Sequence[SeedEnsemble]) -> str:
                 result.dev_scores.f1,
                 result.test_scores.f1,
                 result.member_names[best],
-                result.members[best].metrics.get("test_f1", float("nan")),
+                member_f1[-1],
             ]
         )
     test_mean, test_sd = mean_sd([r.test_scores.f1 for r in results])
-    member_mean, member_sd = mean_sd([float(row[5]) for row in rows])
+    member_mean, member_sd = mean_sd(member_f1)
     rows.append(
         [
             "mean ± sd",
