@@ -59,3 +59,14 @@ def test_secrets_are_redacted_before_logging() -> None:
     assert safe["llm"]["api_key_env"] == "OPENAI_API_KEY"
     assert safe["llm"]["max_tokens"] == 256
     assert flatten(safe)["llm.max_tokens"] == "256"
+
+
+def test_artifacts_go_to_the_tracking_server_for_remote_stores(tmp_path) -> None:
+    from hilgen.tracking.mlflow_tracking import Tracker
+
+    local = Tracker(f"sqlite:///{tmp_path}/db", "exp", str(tmp_path / "artifacts"))
+    assert local._artifact_location() == (tmp_path / "artifacts").resolve().as_uri() + "/exp"
+    remote = Tracker("http://mlflow:5000", "exp", str(tmp_path / "artifacts"))
+    assert remote._artifact_location() is None
+    bucket = Tracker("http://mlflow:5000", "exp", "s3://bucket/runs/")
+    assert bucket._artifact_location() == "s3://bucket/runs/exp"

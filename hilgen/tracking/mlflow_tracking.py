@@ -124,14 +124,22 @@ class Tracker:
             client = MlflowClient(self.tracking_uri)
             existing = client.get_experiment_by_name(self.experiment)
             if existing is None:
-                artifact_location = Path(self.artifact_root).resolve().as_uri()
                 self.experiment_id = client.create_experiment(
-                    self.experiment, artifact_location=f"{artifact_location}/{self.experiment}"
+                    self.experiment, artifact_location=self._artifact_location()
                 )
             else:
                 self.experiment_id = existing.experiment_id
         mlflow.set_experiment(experiment_id=self.experiment_id)
         return self.experiment_id
+
+    def _artifact_location(self) -> str | None:
+        """Where a new experiment keeps artifacts: a local folder for a local store; for a
+        tracking server, the server's own artifact store unless `artifact_root` is a URI."""
+        if "://" in self.artifact_root:
+            return f"{self.artifact_root.rstrip('/')}/{self.experiment}"
+        if self.tracking_uri.startswith(("http://", "https://", "databricks")):
+            return None
+        return f"{Path(self.artifact_root).resolve().as_uri()}/{self.experiment}"
 
     def sweep_parent_run(self, sweep_dir: str, tags: Mapping[str, str]) -> str:
         """The id of the parent run that groups one multirun sweep, created by its first job."""
