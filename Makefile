@@ -46,4 +46,4 @@ bench: venv
 	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 mlflow-ui: venv
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --workers 1 --host 127.0.0.1
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --workers 1 --host 127.0.0.1
