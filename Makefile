@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-slow test-all venv data kb lint bench clean-outputs mlflow-ui
+.PHONY: run test test-slow test-all venv data kb lint bench table mlflow-ui
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test-slow: venv
 
 test-all: venv
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# The 5-seed none-vs-hilgen table for one dataset: sweep, per-seed ensembles, report.
+DATASET ?= ncbi_disease
+table: data kb
+	$(BIN)/python train.py -m experiment=main dataset=$(DATASET)
+	$(BIN)/python ensemble.py ensemble=vote tracking.experiment=main-$(DATASET) select.augmenters=[hilgen]
+	$(BIN)/python -m hilgen.evaluate.report --experiment main-$(DATASET)
 
 lint: venv
 	$(BIN)/ruff check .
