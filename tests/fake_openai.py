@@ -1,9 +1,11 @@
 """A scriptable fake OpenAI-compatible chat server on 127.0.0.1, for tests of LLM callers.
 
 A test gives `FakeOpenAIServer` a responder: a function from the request body (and how many
-times this exact body has been seen) to a `FakeReply` (an answer, an HTTP error, a broken body
-or a delay). The server records every request (bodies, Authorization headers) so tests can
-count what reached it. Use it as a context manager or through the `serve` helper.
+times this exact body has been seen) to a `FakeReply` (an answer, an HTTP error with an optional
+Retry-After, a broken body or a delay). A responder may also block, to hold a request open while
+the test acts. The server records every request (bodies, Authorization headers, arrival times)
+and the most requests it was handling at once, so tests can count and time what reached it.
+Swap `responder` on a running server to change its script. Use it through the `serve` helper.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FakeReply:
-    """What the fake answers: `content` as a chat completion, or an error `status`, or a raw
-    `body`; after `delay_s` seconds (longer than the client's timeout makes a timeout)."""
+    """What the fake answers: `content` as a chat completion, or an error `status` (with a
+    Retry-After header of `retry_after_s` if set), or a raw `body`; after `delay_s` seconds
+    (longer than the client's timeout makes a timeout)."""
 
     content: str = ""
     status: int = 200
     body: bytes | None = None
     delay_s: float = 0.0
+    retry_after_s: float | None = None
 
 
 Responder = Callable[[dict[str, Any], int], FakeReply]
@@ -49,7 +53,10 @@ class FakeOpenAIServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.bodies: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
+        self.received_at: list[float] = []  # time.monotonic() on arrival, one per request
         self.seen: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     @property
     def base_url(self) -> str:
@@ -59,6 +66,17 @@ class FakeOpenAIServer(ThreadingHTTPServer):
     def request_count(self) -> int:
         with self.lock:
             return len(self.bodies)
+
+    def prompt_counts(self) -> Counter[str]:
+        """How many requests arrived for each last user message (retries included)."""
+        with self.lock:
+            return Counter(user_text(body) for body in self.bodies)
+
+    def arrival_times(self, prompt: str) -> list[float]:
+        """When each request whose last user message is `prompt` arrived (monotonic clock)."""
+        with self.lock:
+            pairs = zip(self.bodies, self.received_at, strict=True)
+            return [at for body, at in pairs if user_text(body) == prompt]
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that timed out closed its socket; that is the point, not an error."""
@@ -74,16 +92,25 @@ class _ChatHandler(BaseHTTPRequestHandler):
         with fake.lock:
             fake.bodies.append(body)
             fake.authorizations.append(self.headers.get("Authorization", ""))
+            fake.received_at.append(time.monotonic())
             fake.seen[canonical] += 1
             attempt = fake.seen[canonical]
-        reply = fake.responder(body, attempt)
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            self._reply(body, fake.responder(body, attempt))
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
+
+    def _reply(self, body: dict[str, Any], reply: FakeReply) -> None:
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.body is not None:
             return self._send(reply.status, reply.body)
         if reply.status != 200:
             error = {"error": {"message": f"fake {reply.status}", "type": "fake_error"}}
-            return self._send(reply.status, json.dumps(error).encode())
+            return self._send(reply.status, json.dumps(error).encode(), reply.retry_after_s)
         completion = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -100,10 +127,12 @@ class _ChatHandler(BaseHTTPRequestHandler):
         }
         self._send(200, json.dumps(completion).encode())
 
-    def _send(self, status: int, data: bytes) -> None:
+    def _send(self, status: int, data: bytes, retry_after_s: float | None = None) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            if retry_after_s is not None:
+                self.send_header("Retry-After", f"{retry_after_s:g}")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -12,13 +12,14 @@ import sys
 import textwrap
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -32,121 +33,34 @@ from hilgen.llm.throttle import backoff_delay
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-test-DO-NOT-LEAK-4242"
+SLOW_S = 1.0  # how long a "slow" answer takes: well past the clients' 0.3 s timeout
 
 
-class FakeOpenAIServer(ThreadingHTTPServer):
-    """An OpenAI-compatible chat endpoint scripted by the first word of the user message.
+def scripted(body: dict[str, Any], attempt: int) -> FakeReply:
+    """Answers chosen by the first word of the user message, so one batch mixes outcomes.
 
     ``ok`` answers; ``429x2``/``500x2``/``slow-once`` fail that way on the first attempts then
-    answer; ``500-always``/``slow-always`` never answer; ``malformed``/``nochoices`` answer 200
-    with a broken body; ``block`` waits for `release` before answering.
+    answer; ``500-always``/``slow-always`` never answer in time; ``malformed``/``nochoices``
+    answer 200 with a broken body. Answers echo the prompt so tests can match them up.
     """
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), ChatHandler)
-        self.lock = threading.Lock()
-        self.attempts: Counter[str] = Counter()
-        self.attempt_times: dict[str, list[float]] = {}
-        self.authorizations: list[str] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.answer_delay_s = 0.0
-        self.slow_s = 1.0
-        self.block_reached = threading.Event()
-        self.release = threading.Event()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_port}/v1"
-
-    @property
-    def total_requests(self) -> int:
-        return sum(self.attempts.values())
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that timed out closed its socket; that is the point, not an error."""
-
-
-class ChatHandler(BaseHTTPRequestHandler):
-    server: FakeOpenAIServer
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        fake = self.server
-        with fake.lock:
-            fake.attempts[prompt] += 1
-            attempt = fake.attempts[prompt]
-            fake.attempt_times.setdefault(prompt, []).append(time.monotonic())
-            fake.authorizations.append(self.headers.get("Authorization", ""))
-            fake.in_flight += 1
-            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-        try:
-            self._answer(prompt.split()[0], attempt, prompt)
-        finally:
-            with fake.lock:
-                fake.in_flight -= 1
-
-    def _answer(self, behaviour: str, attempt: int, prompt: str) -> None:
-        fake = self.server
-        if behaviour == "429x2" and attempt <= 2:
-            return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}})
-        if (behaviour == "500x2" and attempt <= 2) or behaviour == "500-always":
-            return self._send(500, {"error": {"message": "boom", "type": "server_error"}})
-        if (behaviour == "slow-once" and attempt == 1) or behaviour == "slow-always":
-            time.sleep(fake.slow_s)
-        if behaviour == "malformed":
-            return self._send(200, b"this is not json")
-        if behaviour == "nochoices":
-            return self._send(200, {"object": "chat.completion", "choices": None})
-        if behaviour == "block":
-            fake.block_reached.set()
-            fake.release.wait(30)
-        time.sleep(fake.answer_delay_s)
-        self._send(
-            200,
-            {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "fake-model",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": f"echo: {prompt}"},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            },
-        )
-
-    def _send(self, status: int, payload: dict | bytes) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: tests read the counters, not an access log."""
+    prompt = user_text(body)
+    behaviour = prompt.split()[0]
+    if behaviour == "429x2" and attempt <= 2:
+        return FakeReply(status=429)
+    if (behaviour == "500x2" and attempt <= 2) or behaviour == "500-always":
+        return FakeReply(status=500)
+    if behaviour == "malformed":
+        return FakeReply(body=b"this is not json")
+    if behaviour == "nochoices":
+        return FakeReply(body=json.dumps({"object": "chat.completion", "choices": None}).encode())
+    slow = (behaviour == "slow-once" and attempt == 1) or behaviour == "slow-always"
+    return FakeReply(f"echo: {prompt}", delay_s=SLOW_S if slow else 0.0)
 
 
 @pytest.fixture
 def fake_server() -> Iterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    with serve(scripted) as server:
+        yield server
 
 
 @pytest.fixture
@@ -189,13 +103,13 @@ def test_answers_are_cached_once_and_replayed_without_requests(
     first = first_client.chat_many([user(p) for p in prompts])
 
     assert [r.content for r in first] == [f"echo: {p}" for p in prompts]
-    assert fake_server.total_requests == 5, "the duplicate prompt must be requested once"
+    assert fake_server.request_count == 5, "the duplicate prompt must be requested once"
     assert first_client.usage.requests == 5 and first_client.usage.cache_hits == 0
     assert len(first_client.cache) == 5
 
     replay_client = make_client()
     replay = replay_client.chat_many([user(p) for p in prompts])
-    assert fake_server.total_requests == 5, "a replay must not reach the server"
+    assert fake_server.request_count == 5, "a replay must not reach the server"
     assert [r.content for r in replay] == [r.content for r in first]
     assert all(isinstance(r, LLMResponse) and r.cached for r in replay)
     assert replay_client.usage.cache_hits == 5 and replay_client.usage.requests == 0
@@ -209,12 +123,12 @@ def test_429_and_500_are_retried_with_growing_backoff(
     results = client.chat_many([user("429x2 a"), user("500x2 b")])
 
     assert all(isinstance(r, LLMResponse) for r in results)
-    assert fake_server.attempts == {"429x2 a": 3, "500x2 b": 3}
+    assert fake_server.prompt_counts() == {"429x2 a": 3, "500x2 b": 3}
     usage = client.usage
     assert (usage.requests, usage.retries, usage.failures) == (6, 4, 0)
     for prompt in ("429x2 a", "500x2 b"):
         first_gap, second_gap = (
-            later - earlier for earlier, later in pairwise(fake_server.attempt_times[prompt])
+            later - earlier for earlier, later in pairwise(fake_server.arrival_times(prompt))
         )
         assert first_gap >= 0.025 and second_gap >= 0.05, "equal jitter: at least half the cap"
 
@@ -228,7 +142,7 @@ def test_timeouts_are_retried_and_a_persistent_one_is_a_counted_failure(
     assert isinstance(slow_once, LLMResponse) and slow_once.content == "echo: slow-once x"
     assert isinstance(slow_always, LLMFailure)
     assert slow_always.attempts == 3 and "Timeout" in slow_always.reason
-    assert fake_server.attempts["slow-always y"] == 3
+    assert fake_server.prompt_counts()["slow-always y"] == 3
     usage = client.usage
     assert (usage.failures, usage.retries, usage.calls) == (1, 3, 2)
 
@@ -241,7 +155,8 @@ def test_malformed_answers_fail_without_retry_and_are_not_cached(
 
     assert [type(r) for r in results] == [LLMFailure, LLMFailure, LLMResponse]
     assert all("malformed" in r.reason for r in results[:2])
-    assert fake_server.attempts["malformed a"] == fake_server.attempts["nochoices b"] == 1
+    attempts = fake_server.prompt_counts()
+    assert attempts["malformed a"] == attempts["nochoices b"] == 1
     assert len(client.cache) == 1
     with pytest.raises(LLMError, match="malformed"):
         client.chat(user("malformed a"))
@@ -256,7 +171,7 @@ def test_failures_are_not_cached_so_a_rerun_asks_again(
     rerun = make_client()
     (again,) = rerun.chat_many([user("500-always z")])
     assert isinstance(again, LLMFailure)
-    assert fake_server.attempts["500-always z"] == 6
+    assert fake_server.prompt_counts()["500-always z"] == 6
     assert rerun.usage.cache_hits == 0 and len(rerun.cache) == 0
 
 
@@ -264,6 +179,16 @@ def test_a_killed_batch_resumes_without_repeating_answered_requests(
     tmp_path: Path, make_client: Callable[..., LLMClient], fake_server: FakeOpenAIServer
 ) -> None:
     prompts = [f"ok {i}" for i in range(5)] + ["block 5"] + [f"ok {i}" for i in range(6, 10)]
+    block_reached, release = threading.Event(), threading.Event()
+
+    def block_then_answer(body: dict[str, Any], attempt: int) -> FakeReply:
+        """Holds the "block" request open until the test has killed the batch."""
+        if user_text(body).startswith("block"):
+            block_reached.set()
+            release.wait(30)
+        return scripted(body, attempt)
+
+    fake_server.responder = block_then_answer
     script = textwrap.dedent(
         f"""
         from hilgen.llm.client import LLMClient
@@ -276,25 +201,26 @@ def test_a_killed_batch_resumes_without_repeating_answered_requests(
     )
     batch = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
-        assert fake_server.block_reached.wait(60), "the batch never reached the blocking prompt"
+        assert block_reached.wait(60), "the batch never reached the blocking prompt"
     finally:
         batch.send_signal(signal.SIGKILL)
         batch.wait()
-    fake_server.release.set()
-    assert fake_server.total_requests == 6
+        release.set()
+    assert fake_server.request_count == 6
 
     resumed = make_client()
     results = resumed.chat_many([user(p) for p in prompts])
     assert [r.content for r in results] == [f"echo: {p}" for p in prompts]
-    assert fake_server.total_requests == 6 + 5, "only the unanswered half is requested again"
+    assert fake_server.request_count == 6 + 5, "only the unanswered half is requested again"
     assert resumed.usage.cache_hits == 5
-    assert all(count == 1 for prompt, count in fake_server.attempts.items() if prompt != "block 5")
+    attempts = fake_server.prompt_counts()
+    assert all(count == 1 for prompt, count in attempts.items() if prompt != "block 5")
 
 
 def test_concurrency_is_bounded(
     make_client: Callable[..., LLMClient], fake_server: FakeOpenAIServer
 ) -> None:
-    fake_server.answer_delay_s = 0.1
+    fake_server.responder = lambda body, attempt: replace(scripted(body, attempt), delay_s=0.1)
     make_client(max_concurrency=2).chat_many([user(f"ok {i}") for i in range(8)])
     assert fake_server.max_in_flight == 2
 
@@ -305,7 +231,7 @@ def test_request_rate_is_bounded(
     client = make_client(max_concurrency=4, requests_per_minute=600)  # one per 0.1 s
     started = time.monotonic()
     client.chat_many([user(f"ok {i}") for i in range(5)])
-    times = sorted(t for ts in fake_server.attempt_times.values() for t in ts)
+    times = sorted(fake_server.received_at)
     assert min(b - a for a, b in pairwise(times)) >= 0.09
     assert time.monotonic() - started >= 0.4
 
@@ -335,6 +261,20 @@ def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
     assert all(cap / 2 <= delay <= cap for delay, cap in zip(delays, caps, strict=True))
     assert backoff_delay(1, base_s=0.1, max_s=5.0, retry_after_s=3.0) == 3.0
     assert backoff_delay(1, base_s=0.1, max_s=5.0, retry_after_s=99.0) == 5.0
+
+
+def test_retry_after_from_the_server_sets_the_wait(
+    make_client: Callable[..., LLMClient], fake_server: FakeOpenAIServer
+) -> None:
+    fake_server.responder = lambda body, attempt: (
+        FakeReply(status=429, retry_after_s=0.5) if attempt == 1 else scripted(body, attempt)
+    )
+    client = make_client(backoff_base_s=0.01, backoff_max_s=1.0)
+    (answer,) = client.chat_many([user("ok a")])
+
+    assert isinstance(answer, LLMResponse) and client.usage.retries == 1
+    first, second = fake_server.arrival_times("ok a")
+    assert second - first >= 0.5, "Retry-After outweighs a 0.01 s backoff"
 
 
 def test_api_key_stays_out_of_repr_cache_and_logs(
