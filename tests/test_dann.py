@@ -305,3 +305,8 @@ def test_flat_index_runs_on_the_gpu_with_faiss_gpu() -> None:
     assert index.on_gpu
     scores, _ = index.search(queries, k=3)
     np.testing.assert_allclose(scores, brute_force(support, queries, k=3)[0], atol=1e-4)
+
+
+def test_unknown_support_set_is_refused() -> None:
+    with pytest.raises(ValueError, match="model.support must be one of"):
+        DannTagger(["Disease"], encoder=None, optimizer=None, index=None, support="some")  # type: ignore[arg-type]

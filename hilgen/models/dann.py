@@ -41,6 +41,9 @@ from hilgen.models.nn_index import NearestNeighbourIndex
 log = logging.getLogger(__name__)
 
 DECODINGS = ("nnshot", "structshot")
+# Which sentences' words the nearest-neighbour search runs over: gold + synthetic, or gold
+# only (the synthetic sentences then only fine-tune the encoder).
+SUPPORT_SETS = ("all", "gold")
 SELECTIONS = ("nearest_neighbour", "classifier")
 IndexFactory = Callable[..., NearestNeighbourIndex]
 # Test words searched per FAISS call (32k words x 1,024 dims float32 = 128 MiB of queries).
@@ -290,13 +293,17 @@ class DannTagger(Tagger):
         temperature: float = 0.05,
         transition_scale: float = 1.0,
         embed_batch_size: int = 64,
+        support: str = "all",
         **finetuning: Any,
     ) -> None:
+        if support not in SUPPORT_SETS:
+            raise ValueError(f"model.support must be one of {SUPPORT_SETS}, got {support!r}")
         if decoding not in DECODINGS:
             raise ValueError(f"model.decoding must be one of {DECODINGS}, got {decoding!r}")
         if selection not in SELECTIONS:
             raise ValueError(f"model.selection must be one of {SELECTIONS}, got {selection!r}")
         self.labels = list(labels)
+        self.support = support
         self.make_index = index
         self.decoding = decoding
         self.temperature = temperature
@@ -312,7 +319,7 @@ class DannTagger(Tagger):
             self.encoder = self.finetuner.module.encoder
         else:
             self.encoder = encoder()
-        self.support: list[Sentence] = []
+        self.support_sentences: list[Sentence] = []
         self.transitions: AbstractTransitions | None = None
         self.device = torch.device("cpu")
         self.decoder: NearestNeighbourDecoder | None = None
@@ -320,7 +327,7 @@ class DannTagger(Tagger):
     def build_decoder(self, device: torch.device) -> NearestNeighbourDecoder:
         """Embed the support set with the current encoder and index it."""
         with eval_mode(self.encoder, device):
-            vectors = support_vectors(self.encoder, self.support, self.embed_batch_size)
+            vectors = support_vectors(self.encoder, self.support_sentences, self.embed_batch_size)
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
@@ -335,13 +342,13 @@ class DannTagger(Tagger):
         return self.build_decoder(next(encoder.parameters()).device)
 
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
-        support = [*data.gold, *data.synthetic]
+        support = [*data.gold, *data.synthetic] if self.support == "all" else list(data.gold)
         unknown = {span.label for s in support for span in s.spans} - set(self.labels)
         if unknown:
             raise ValueError(
                 f"support sentences carry labels {sorted(unknown)} outside {self.labels}"
             )
-        self.support = support
+        self.support_sentences = support
         if self.decoding == "structshot":
             self.transitions = AbstractTransitions.estimate(
                 [io_tags(s.tags) for s in support], len(self.labels)
