@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-slow test-all venv data kb lint bench table mlflow-ui
+.PHONY: run test test-e2e test-slow test-all venv data kb lint bench table mlflow-ui
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: data kb
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# A small sweep logged to MLflow, then the MLflow UI checked in headless Chromium.
+test-e2e: venv
+	$(BIN)/python -m pytest -q -m slow tests/test_mlflow_ui.py
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
