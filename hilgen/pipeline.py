@@ -66,9 +66,8 @@ def sweep_dir() -> str | None:
     return None
 
 
-def predict(
-    tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str
-) -> tuple[list[TaggedPrediction], Scores]:
+def predict(tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str) -> Scores:
+    """Tag `sentences`, write the predictions (JSONL and CoNLL) and score them."""
     predicted = tagger.predict(sentences)
     predictions = [
         TaggedPrediction(s.sentence_id, s.tokens, s.tags, p)
@@ -76,7 +75,7 @@ def predict(
     ]
     write_predictions_jsonl(output_dir / "predictions" / f"{split}.jsonl", predictions)
     write_predictions_conll(output_dir / "predictions" / f"{split}.conll", predictions)
-    return predictions, score_tags([p.gold for p in predictions], predicted)
+    return score_tags([p.gold for p in predictions], predicted)
 
 
 @dataclass
@@ -197,7 +196,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         scores: dict[str, Scores] = {}
         try:
             for split, sentences in {"dev": data.dev, "test": data.test}.items():
-                _, scores[split] = predict(tagger, sentences, output_dir, split)
+                scores[split] = predict(tagger, sentences, output_dir, split)
         finally:
             tagger.close()
         tracker.log_metrics(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from hilgen.data.types import TaggedPrediction
@@ -57,15 +57,3 @@ def read_predictions_jsonl(path: Path) -> list[TaggedPrediction]:
                 )
             predictions.append(prediction)
     return predictions
-
-
-def predictions_from(
-    sentence_ids: Sequence[str],
-    tokens: Sequence[list[str]],
-    gold: Sequence[list[str]],
-    predicted: Sequence[list[str]],
-) -> list[TaggedPrediction]:
-    return [
-        TaggedPrediction(i, list(t), list(g), list(p))
-        for i, t, g, p in zip(sentence_ids, tokens, gold, predicted, strict=True)
-    ]
