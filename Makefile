@@ -53,8 +53,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: venv
-	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# Self-contained benchmarks; bench/bench_ensemble.py reads a finished sweep:
+#   $(BIN)/python bench/bench_ensemble.py --experiment main-ncbi_disease
+BENCHES := readers kb augment train nn_search llm llm_augment
+bench: data kb
+	for name in $(BENCHES); do echo "== bench_$$name"; $(BIN)/python bench/bench_$$name.py || exit 1; done
 
 mlflow-ui: venv
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --workers 1 --host 127.0.0.1
