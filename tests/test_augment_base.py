@@ -129,6 +129,7 @@ def test_layer_configs_pick_the_papers_relations() -> None:
         "umls_parents_children": ["parent", "child"],
         "umls_siblings": ["sibling"],
         "umls_all": ["synonym", "same_type", "parent", "child", "sibling"],
+        "hilgen": ["synonym", "same_type", "parent", "child", "sibling"],
     }
     assert set(expected) | {"none"} == {
         n for n in AUGMENTER_CONFIGS if not n.startswith(("gpt_", "zerogen"))

@@ -246,7 +246,7 @@ def fitted_tagger(
 def test_fine_tuned_dann_selects_on_nearest_neighbour_dev_f1(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    tagger, summary = fitted_tagger(monkeypatch, tmp_path, [])
+    tagger, summary = fitted_tagger(monkeypatch, tmp_path, ["model.support=all"])
     assert summary["support_sentences"] == 4
     assert summary["support_words"] == sum(len(s.tokens) for s in GOLD + SYNTHETIC)
     # model selection saw exactly the decoder that predict() uses
@@ -264,6 +264,7 @@ def test_raw_encoder_dann_tags_its_support_and_skips_training(
     )
     assert tagger.finetuner is None
     assert set(summary) == {"support_sentences", "support_words"}
+    assert summary["support_sentences"] == len(GOLD)  # the default searches gold words only
     # several search chunks, reassembled in the input order
     monkeypatch.setattr(dann, "SEARCH_CHUNK_WORDS", 10)
     assert tagger.predict([*GOLD, Sentence("empty", [])]) == [*(s.tags for s in GOLD), []]

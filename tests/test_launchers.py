@@ -80,6 +80,8 @@ EXPECTED = {
             "umls_related",
             "umls_parents_children",
             "umls_siblings",
+            "umls_all",
+            "hilgen",
             "gpt_related",
             "gpt_parents_children",
             "gpt_siblings",
