@@ -30,6 +30,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hilgen.data.errors import ChecksumError, MissingCorpusError
+from hilgen.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,8 @@ def sha256_of(path: Path) -> str:
 
 def _install_verified(source: Path, target: Path, expected_sha256: str, origin: str) -> None:
     """Copy `source` to `target` atomically, only if its content has the expected hash."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    temporary = Path(temporary_name)
-    try:
-        with os.fdopen(handle, "wb") as out, open(source, "rb") as stream:
+    with atomic_path(target) as temporary:
+        with open(temporary, "wb") as out, open(source, "rb") as stream:
             shutil.copyfileobj(stream, out, _CHUNK_BYTES)
         actual = sha256_of(temporary)
         if actual != expected_sha256:
@@ -185,9 +183,6 @@ def _install_verified(source: Path, target: Path, expected_sha256: str, origin: 
                 "the file is damaged or was changed, so it is refused. Restore the original "
                 "file (or remove it so the official URL is used)"
             )
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _download(url: str, target_dir: Path) -> Path:
@@ -327,11 +322,8 @@ def require_user_file(
         return target
     mirror_path = Path(mirror_dir) / corpus / path if mirror_dir is not None else None
     if mirror_path is not None and mirror_path.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(handle)
-        shutil.copyfile(mirror_path, temporary_name)
-        os.replace(temporary_name, target)
+        with atomic_path(target) as temporary:
+            shutil.copyfile(mirror_path, temporary)
         return target
     known = {user_file.path: user_file.instructions for user_file in USER_FILES.get(corpus, ())}
     instructions = known.get(path) or _CORPUS_INSTRUCTIONS.get(corpus, "Put the file there")

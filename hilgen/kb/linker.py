@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from hilgen.io import atomic_path, atomic_write_bytes
 from hilgen.kb.base import Concept
 from hilgen.kb.names import normalise_name
 from hilgen.kb.store import SqliteKnowledgeBase
@@ -156,7 +155,7 @@ class _NameIndex:
         concept_ids = [concept_id for _, concept_id in seen]
         groups = list(seen.values())
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(
+        atomic_write_bytes(
             meta_path,
             json.dumps(
                 {
@@ -167,19 +166,11 @@ class _NameIndex:
                 }
             ).encode(),
         )
-        handle, temp_name = tempfile.mkstemp(dir=cache_dir, suffix=".npz")
-        os.close(handle)
-        scipy.sparse.save_npz(temp_name, matrix.tocsr())
-        os.replace(temp_name, matrix_path)
+        # a file object, not a name: save_npz would append ".npz" to the temporary name
+        with atomic_path(matrix_path) as temp, open(temp, "wb") as out:
+            scipy.sparse.save_npz(out, matrix.tocsr())
         return cls(vectorizer, matrix.tocsc(), concept_ids, groups)
 
 
 def _vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), dtype=np.float32)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as temp:
-        temp.write(data)
-    os.replace(temp_name, path)

@@ -12,13 +12,13 @@ import logging
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from hilgen.io import atomic_path
 from hilgen.kb.base import Concept, RelatedConcept
 from hilgen.kb.names import natural_names, normalise_name
 
@@ -136,15 +136,8 @@ def write_store(
     `metadata` must carry ``version`` and ``source_priority`` (comma-separated sources, the
     order in which an ambiguous cross-reference resolves). Returns counts for the log.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temp_path = Path(temp_name)
-    try:
+    with atomic_path(path) as temp_path:
         counts = _write_database(temp_path, records, metadata, total)
-        os.replace(temp_path, path)
-    finally:
-        temp_path.unlink(missing_ok=True)
     log.info("Wrote knowledge base %s: %s", path, counts)
     return counts
 
