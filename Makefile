@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-e2e test-slow test-all venv data kb lint bench table mlflow-ui
+.PHONY: run test test-e2e test-slow test-gpu test-all venv data kb lint bench table mlflow-ui
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test-e2e: venv
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
+
+# CUDA paths (bf16 training, DANN on the GPU, faiss-gpu): on a machine with a GPU.
+test-gpu: venv
+	$(BIN)/python -m pytest -q -m gpu
 
 test-all: venv
 	$(BIN)/python -m pytest -q -m "slow or not slow"
