@@ -84,6 +84,7 @@ class FewShotData:
 
     corpus: Corpus
     label_groups: dict[str, list[str]]
+    label_relations: dict[str, list[str]]
     sample: KShotSample
     dev: list[Sentence]
     test: list[Sentence]
@@ -95,7 +96,12 @@ def load_few_shot_data(cfg: DictConfig) -> FewShotData:
     sample = sample_kshot(corpus.train, corpus.labels, cfg.shots, cfg.seed)
     test = corpus.test[: cfg.limit_test_sentences] if cfg.limit_test_sentences else corpus.test
     return FewShotData(
-        corpus, dataset.label_groups, sample, select_dev(corpus, cfg, cfg.seed), test
+        corpus,
+        dataset.label_groups,
+        dataset.label_relations,
+        sample,
+        select_dev(corpus, cfg, cfg.seed),
+        test,
     )
 
 
@@ -115,6 +121,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         linker=instantiate(cfg.linker, kb=kb),
         labels=data.corpus.labels,
         label_groups=data.label_groups,
+        label_relations=data.label_relations,
         test_sentences=data.corpus.test,
         seed=cfg.seed,
         llm=instantiate(cfg.llm) if uses_llm else None,
@@ -125,6 +132,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         shots=cfg.shots,
         augmenter=OmegaConf.to_container(cfg.augmenter, resolve=True),  # type: ignore[arg-type]
         kb_version=kb.version,
+        label_policy={"groups": data.label_groups, "relations": data.label_relations},
         sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
         llm=config_as_dict(cfg.llm) if uses_llm else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import pytest
@@ -155,6 +156,24 @@ def test_replacements_stay_within_the_labels_semantic_groups() -> None:
             span = sentence.sentence.spans[replacement.span_index]
             assert span.label == replacement.label
             assert sentence.sentence.span_text(span) == replacement.replacement_text
+
+
+def test_label_relations_keep_only_the_relations_that_preserve_a_label() -> None:
+    augmenter = KBSubstitutionAugmenter(list(KB_RELATIONS), max_sentences_per_source=None)
+    # Disease: no parents (a parent of a specific disease is a class); Chemical: nothing.
+    policy = {"Disease": ["synonym", "child", "sibling", "same_type"], "Chemical": []}
+    synthetic = augmenter.generate([breast_lithium()], context(label_relations=policy))
+    unrestricted = augmenter.generate([breast_lithium()], context())
+    relations: dict[str, set[str]] = collections.defaultdict(set)
+    for sentence in synthetic:
+        for r in sentence.replacements:
+            relations[r.label].add(r.relation)
+    assert set(relations) == {"Disease"}
+    assert "parent" not in relations["Disease"] and "synonym" in relations["Disease"]
+    assert "parent" in {r.relation for s in unrestricted for r in s.replacements}
+    assert synthetic.stats["mentions_label_keeps_no_relation"] == 1
+    with pytest.raises(ValueError, match=r"label_relations: \{'Disease': \['cousin'\]\}"):
+        augmenter.generate([breast_lithium()], context(label_relations={"Disease": ["cousin"]}))
 
 
 def test_a_name_shared_with_another_groups_concept_is_rejected() -> None:

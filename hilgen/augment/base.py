@@ -172,7 +172,11 @@ class AugmentContext:
     """Everything an augmenter may use besides the sample itself.
 
     `label_groups` maps each entity label to the UMLS semantic groups its replacements may come
-    from (e.g. ``{"Disease": ["DISO"], "Chemical": ["CHEM"]}``). `test_sentences` are only
+    from (e.g. ``{"Disease": ["DISO"], "Chemical": ["CHEM"]}``). `label_relations` restricts,
+    per label, the KB relations whose names keep that label: where labels encode specificity or
+    form (NCBI-Disease's DiseaseClass, SpecificDisease, CompositeMention), a parent of a specific
+    disease is a class and no single concept name is a composite mention; a label not listed
+    keeps every relation. `test_sentences` are only
     compared against, never used as input: no synthetic sentence may equal one. `llm` is the
     client an LLM augmenter uses (any OpenAI-compatible client); KB augmenters ignore it.
     """
@@ -181,6 +185,7 @@ class AugmentContext:
     linker: MentionLinker | None = None
     labels: list[str] = field(default_factory=list)
     label_groups: dict[str, list[str]] = field(default_factory=dict)
+    label_relations: dict[str, list[str]] = field(default_factory=dict)
     test_sentences: Sequence[Sentence] = ()
     seed: int = 0
     llm: Any = None

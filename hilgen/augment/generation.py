@@ -32,6 +32,8 @@ class GenerationKey:
     augmenter: Mapping[str, Any]
     kb_version: str
     sample_ids: tuple[str, ...]
+    # The dataset's label_groups and label_relations: which replacements keep a label.
+    label_policy: Mapping[str, Any] | None = None
     # The LLM settings (endpoint, model, sampling) for augmenters that call one; never secrets,
     # which come from the environment and are not in the config.
     llm: Mapping[str, Any] | None = None
@@ -45,6 +47,7 @@ class GenerationKey:
                 "augmenter": self.augmenter,
                 "kb_version": self.kb_version,
                 "sample_ids": self.sample_ids,
+                "label_policy": self.label_policy,
                 "llm": self.llm,
             },
             sort_keys=True,

@@ -246,6 +246,16 @@ class KBSubstitutionAugmenter(Augmenter):
                 "AugmentContext.label_groups; add them to the dataset config's label_groups "
                 "(e.g. Disease: [DISO], Chemical: [CHEM])"
             )
+        bad_relations = {
+            label: sorted(set(relations) - set(KB_RELATIONS))
+            for label, relations in context.label_relations.items()
+            if set(relations) - set(KB_RELATIONS)
+        }
+        if bad_relations:
+            raise ValueError(
+                f"augmenter {self.name}: unknown relations in the dataset config's "
+                f"label_relations: {bad_relations}; use any of {list(KB_RELATIONS)}"
+            )
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
         mentions = self._link_mentions(sample, context, counts)
@@ -331,11 +341,17 @@ class KBSubstitutionAugmenter(Augmenter):
         A concept reachable by several relations counts once, under the most specific one
         (`_CLAIM_ORDER`): an is-a parent is a "parent", not a "same_type" concept.
         """
-        allowed_groups = set(context.label_groups[mention.span.label])
+        label = mention.span.label
+        allowed_groups = set(context.label_groups[label])
+        relations = [
+            r for r in self.relations if r in context.label_relations.get(label, self.relations)
+        ]
+        if not relations:
+            counts["mentions_label_keeps_no_relation"] += 1
         seen_names = {name_key(mention.text)}
         seen_concepts = {concept.concept_id}
         per_relation: dict[str, list[_Candidate]] = {}
-        for relation in sorted(self.relations, key=_CLAIM_ORDER.index):
+        for relation in sorted(relations, key=_CLAIM_ORDER.index):
             accepted: list[_Candidate] = []
             if relation == "synonym":
                 accepted = self._names_of(
@@ -370,7 +386,7 @@ class KBSubstitutionAugmenter(Augmenter):
                         limit=self.names_per_concept,
                     )
             per_relation[relation] = accepted
-        return _interleave([per_relation[relation] for relation in self.relations])
+        return _interleave([per_relation[relation] for relation in relations])
 
     def _related(self, relation: str, concept_id: str, kb: KnowledgeBase) -> list[RelatedConcept]:
         if relation == "same_type":
