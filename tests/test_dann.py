@@ -136,6 +136,13 @@ def test_label_without_support_words_is_never_predicted() -> None:
         NearestNeighbourDecoder(LABELS, support, NearestNeighbourIndex, "structshot")
 
 
+def test_outside_margin_keeps_words_only_slightly_closer_to_an_entity_as_o() -> None:
+    similarities = torch.tensor([[0.50, 0.55, 0.1], [0.2, 0.9, 0.1]])
+    assert one_hot_decoder().decode(similarities) == ["B-Disease", "I-Disease"]
+    assert one_hot_decoder(outside_margin=0.1).decode(similarities) == ["O", "B-Disease"]
+    assert similarities[0, 0] == 0.50  # the caller's scores are left alone
+
+
 def test_abstract_transitions_are_counted_from_io_tags() -> None:
     sequences = [
         ["O", "O", "I-A", "I-A", "O"],  # start O; OO, OI, I-same, IO
@@ -263,11 +270,31 @@ def test_raw_encoder_dann_tags_its_support_and_skips_training(
         monkeypatch, tmp_path, ["model.finetune=false", "model.index.kind=ivf"]
     )
     assert tagger.finetuner is None
-    assert set(summary) == {"support_sentences", "support_words"}
+    assert set(summary) == {"support_sentences", "support_words", "outside_margin"}
     assert summary["support_sentences"] == len(GOLD)  # the default searches gold words only
     # several search chunks, reassembled in the input order
     monkeypatch.setattr(dann, "SEARCH_CHUNK_WORDS", 10)
     assert tagger.predict([*GOLD, Sentence("empty", [])]) == [*(s.tags for s in GOLD), []]
+
+
+def test_outside_margin_is_chosen_by_dev_f1_smallest_on_ties(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch,
+        tmp_path,
+        ["model.finetune=false", "model.support=all", "model.outside_margins=[10.0,0.0]"],
+    )
+    assert summary["outside_margin"] in (0.0, 10.0)
+    decoder = tagger.decoder
+    assert decoder is not None
+    # on its own support every word is its own neighbour (dev F1 100 at margin 0, 0 at 10)
+    assert tagger.choose_outside_margin(decoder, GOLD) == 0.0
+    assert tagger.choose_outside_margin(decoder, []) == 0.0
+    decoder.outside_margin = 10.0
+    assert tagger.predict(GOLD) == [["O"] * len(s.tokens) for s in GOLD]
+    with pytest.raises(Exception, match="outside_margins needs at least one value"):
+        instantiate(compose_model(monkeypatch, ["model.outside_margins=[]"]).model, labels=LABELS)
 
 
 def test_structshot_dann_with_classifier_selection_emits_valid_iob2(

@@ -135,9 +135,12 @@ class NearestNeighbourDecoder:
         temperature: float = 0.05,
         transitions: AbstractTransitions | None = None,
         transition_scale: float = 1.0,
+        outside_margin: float = 0.0,
     ) -> None:
         """`support_vectors` maps IO tags to [n, dim] float32 word vectors; they may be
-        normalised in place. `structshot` needs `transitions`."""
+        normalised in place. `structshot` needs `transitions`. `outside_margin` is added to
+        every word's similarity to the O support words: a word must be that much closer to an
+        entity's support words before it is tagged as one."""
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}; expected one of {DECODINGS}")
         if decoding == "structshot" and transitions is None:
@@ -155,6 +158,7 @@ class NearestNeighbourDecoder:
         }
         self.decoding = decoding
         self.temperature = temperature
+        self.outside_margin = outside_margin
         if transitions is not None:
             log_transitions, log_start = transitions.log_scores(len(labels))
             self.transitions = transition_scale * log_transitions
@@ -172,6 +176,9 @@ class NearestNeighbourDecoder:
 
     def decode(self, similarities: torch.Tensor) -> list[str]:
         """IOB2 tags for one sentence's [n_words, n_io_tags] similarities."""
+        if self.outside_margin:
+            similarities = similarities.clone()
+            similarities[:, 0] += self.outside_margin  # column 0 is O (`io_tagset`)
         if self.decoding == "nnshot":
             path = similarities.argmax(dim=-1).tolist()
         else:
@@ -183,8 +190,12 @@ class NearestNeighbourDecoder:
         """Tags for several sentences' word vectors, searched in one call."""
         if not vectors:
             return []
-        similarities = self.similarities(np.concatenate(vectors))
-        sizes = [len(v) for v in vectors]
+        return self.decode_similarities(
+            self.similarities(np.concatenate(vectors)), [len(v) for v in vectors]
+        )
+
+    def decode_similarities(self, similarities: torch.Tensor, sizes: list[int]) -> list[list[str]]:
+        """Tags for several sentences' stacked similarities (`sizes` words each)."""
         return [self.decode(part) for part in torch.split(similarities, sizes)]
 
 
@@ -294,6 +305,7 @@ class DannTagger(Tagger):
         transition_scale: float = 1.0,
         embed_batch_size: int = 64,
         support: str = "all",
+        outside_margins: Sequence[float] = (0.0,),
         **finetuning: Any,
     ) -> None:
         if support not in SUPPORT_SETS:
@@ -302,8 +314,11 @@ class DannTagger(Tagger):
             raise ValueError(f"model.decoding must be one of {DECODINGS}, got {decoding!r}")
         if selection not in SELECTIONS:
             raise ValueError(f"model.selection must be one of {SELECTIONS}, got {selection!r}")
+        if not outside_margins:
+            raise ValueError("model.outside_margins needs at least one value (e.g. [0.0])")
         self.labels = list(labels)
         self.support = support
+        self.outside_margins = sorted(outside_margins, key=abs)
         self.make_index = index
         self.decoding = decoding
         self.temperature = temperature
@@ -360,10 +375,40 @@ class DannTagger(Tagger):
         # Lightning moves the module back to the CPU after fit; embed where the trainer runs
         self.device = make_trainer().strategy.root_device
         self.decoder = self.build_decoder(self.device)
+        self.decoder.outside_margin = self.choose_outside_margin(self.decoder, data.dev)
         return summary | {
             "support_sentences": len(support),
             "support_words": sum(len(s.tokens) for s in support),
+            "outside_margin": self.decoder.outside_margin,
         }
+
+    def choose_outside_margin(
+        self, decoder: NearestNeighbourDecoder, dev: Sequence[Sentence]
+    ) -> float:
+        """The O margin with the best dev F1 (ties: the smallest); the only value when one is
+        configured. Few-shot support words rarely cover all of O, so plain nearest neighbour
+        over-predicts entities; the dev sample (never the test set) says by how much."""
+        if len(self.outside_margins) == 1 or not dev:
+            return self.outside_margins[0]
+        vectors: list[np.ndarray] = [np.empty(0)] * len(dev)
+        with eval_mode(self.encoder, self.device):
+            for indices, batch in embed_words(
+                self.encoder, [s.tokens for s in dev], self.embed_batch_size, "dev words"
+            ):
+                for index, sentence_vectors in zip(indices, batch, strict=True):
+                    vectors[index] = sentence_vectors
+        similarities = decoder.similarities(np.concatenate(vectors))
+        sizes = [len(s.tokens) for s in dev]
+        gold = [s.tags for s in dev]
+        f1_by_margin: dict[float, float] = {}
+        for margin in self.outside_margins:
+            decoder.outside_margin = margin
+            f1_by_margin[margin] = score_tags(
+                gold, decoder.decode_similarities(similarities, sizes)
+            ).f1
+        best = max(self.outside_margins, key=lambda m: f1_by_margin[m])
+        log.info("O margin by dev F1: %s -> %.3f", f1_by_margin, best)
+        return best
 
     def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
         """Embed test words batch by batch, but search in chunks of `SEARCH_CHUNK_WORDS`: FAISS
