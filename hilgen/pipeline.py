@@ -47,9 +47,29 @@ def select_dev(corpus: Corpus, cfg: DictConfig, seed: int) -> list[Sentence]:
     raise ValueError(f"dev_set.mode must be 'kshot' or 'full', got {mode!r}")
 
 
+# Overrides that name what a run is (its row and column in a table) or change nothing about
+# its result; every other command-line override makes the run a variant of its row.
+NOT_VARIANT_KEYS = ("seed", "augmenter", "model", "dataset", "experiment", "debug", "kb", "llm")
+NOT_VARIANT_PREFIXES = ("hydra.", "tracking.", "paths.", "trainer.enable_progress_bar")
+
+
+def variant_of(overrides: list[str]) -> str:
+    """The ablation variant a run's command-line overrides make, e.g.
+    `model.gold_upsample=4,model.outside_margins=[0.0]`; empty for a default run."""
+    kept = []
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key in NOT_VARIANT_KEYS or key.startswith(NOT_VARIANT_PREFIXES):
+            continue
+        kept.append(override)
+    return ",".join(sorted(kept))
+
+
 def run_tags(cfg: DictConfig) -> dict[str, str]:
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    choices = hydra.runtime.choices if hydra else {}
     return {
+        "variant": variant_of(list(hydra.overrides.task)) if hydra else "",
         "dataset": str(choices.get("dataset", cfg.dataset.get("name", ""))),
         "augmenter": str(choices.get("augmenter", "")),
         "model": str(choices.get("model", "")),

@@ -229,6 +229,9 @@ def test_selection_matches_train_runs_only() -> None:
     assert not selection.matches(train_run | {"seed": "3"})
     assert not selection.matches(train_run | {"model": "dann"})
     assert not selection.matches(train_run | {"hilgen.role": "ensemble"})
+    ablation = train_run | {"variant": "model.gold_upsample=4"}
+    assert not selection.matches(ablation)  # default settings only, unless asked
+    assert Selection("x", variant="model.gold_upsample=4").matches(ablation)
     pairs = Selection("x", members=["none/llm_tagger", "umls_all/dann"])
     assert pairs.matches({"model": "dann", "augmenter": "umls_all", "seed": "1"})
     assert not pairs.matches({"model": "dann", "augmenter": "none", "seed": "1"})

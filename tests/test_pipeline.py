@@ -85,6 +85,24 @@ def test_tiny_training_run_is_logged_and_read_back(
             assert "sk-test-secret" not in path.read_text(errors="ignore")
 
 
+def test_variant_is_made_of_the_overrides_that_change_a_run() -> None:
+    overrides = [
+        "seed=3",
+        "augmenter=hilgen",
+        "model=dann",
+        "experiment=main",
+        "hydra.sweeper.params.seed='4,5'",
+        "tracking.experiment=x",
+        "trainer.enable_progress_bar=false",
+        "model.outside_margins=[0.0]",
+        "+augmenter.negatives_per_mention=3",
+    ]
+    assert pipeline.variant_of(overrides) == (
+        "+augmenter.negatives_per_mention=3,model.outside_margins=[0.0]"
+    )
+    assert pipeline.variant_of(overrides[:7]) == ""
+
+
 def test_generation_is_cached_and_shared_with_training(
     tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
 ) -> None:

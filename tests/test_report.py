@@ -90,6 +90,36 @@ def test_repeated_runs_keep_the_newest() -> None:
     assert table.cells["none", "bert"].n == 3
 
 
+def test_variants_get_their_own_rows_and_their_own_baseline() -> None:
+    def run(augmenter: str, seed: int, f1: float, variant: str = "") -> RunRecord:
+        return RunRecord(
+            f"{augmenter}{variant}{seed}", "ncbi", augmenter, "dann", seed, "5", "kshot",
+            {"test_f1": f1}, seed, variant,
+        )  # fmt: skip
+
+    margin0 = "model.outside_margins=[0.0]"
+    runs = [
+        *(run("none", s, 10.0 + s) for s in (1, 2)),
+        *(run("hilgen", s, 30.0 + s) for s in (1, 2)),
+        *(run("none", s, 5.0 + s, margin0) for s in (1, 2)),
+        *(run("hilgen", s, 20.0 + s, margin0) for s in (1, 2)),
+        *(run("hilgen", s, 25.0 + s, "model.gold_upsample=4") for s in (1, 2)),
+    ]
+    (table,) = build_tables(runs)
+    assert table.augmenters == [
+        "none",
+        f"none [{margin0}]",
+        "hilgen",
+        "hilgen [model.gold_upsample=4]",
+        f"hilgen [{margin0}]",
+    ]
+    assert table.gains["hilgen", "dann"].gain == pytest.approx(20.0)
+    # against the same variant's none where there is one, else the default none
+    assert table.gains[f"hilgen [{margin0}]", "dann"].gain == pytest.approx(15.0)
+    assert table.gains["hilgen [model.gold_upsample=4]", "dann"].gain == pytest.approx(15.0)
+    assert (f"none [{margin0}]", "dann") not in table.gains
+
+
 def test_sign_test_when_scipy_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sign_test([1, 2, 3, 4, 5]) == pytest.approx(2 / 32)
     assert sign_test([1, -1, 0]) == 1.0

@@ -33,6 +33,8 @@ class Selection:
 
     `models` x `augmenters` is a grid; `members` names exact `augmenter/model` pairs where a
     grid would take too much (e.g. the LLM tagger without augmentation and DANN with it).
+    `variant` picks the ablation variant (the `variant` tag; empty = runs with default settings),
+    so that an ablation in the same experiment never joins an ensemble unasked.
     """
 
     experiment: str
@@ -43,6 +45,7 @@ class Selection:
     seeds: Sequence[int] = ()
     shots: int | None = None
     filter: str | None = None
+    variant: str = ""
 
     def filter_string(self) -> str:
         """The part of the query MLflow can evaluate (equality on single values)."""
@@ -64,6 +67,7 @@ class Selection:
             and (not self.augmenters or tags.get("augmenter") in set(self.augmenters))
             and (not self.members or f"{tags.get('augmenter')}/{tags.get('model')}" in self.members)
             and (not self.seeds or tags.get("seed") in {str(s) for s in self.seeds})
+            and tags.get("variant", "") == self.variant
         )
 
 

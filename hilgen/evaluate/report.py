@@ -46,6 +46,7 @@ AUGMENTER_ORDER = (
     "umls_parents_children",
     "umls_siblings",
     "umls_all",
+    "hilgen",
     "gpt_related",
     "zerogen",
 )
@@ -69,6 +70,13 @@ class RunRecord:
     dev_set: str
     metrics: dict[str, float] = field(default_factory=dict)
     start_time: int = 0
+    # The run's ablation variant (its non-default overrides); empty for a default run.
+    variant: str = ""
+
+    @property
+    def row(self) -> str:
+        """The table row: the augmenter, with its variant when there is one."""
+        return f"{self.augmenter} [{self.variant}]" if self.variant else self.augmenter
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,13 @@ def paired_test(values: Sequence[float], baseline: Sequence[float]) -> PairedTes
     return PairedTest(gain, len(differences), None if math.isnan(p_value) else p_value, name)
 
 
+def baseline_row(row: str) -> str:
+    """The `none` row a row's gain is measured against: the same variant's where it exists
+    (`hilgen [x]` against `none [x]`), else plain `none`."""
+    _, bracket, variant = row.partition(" [")
+    return f"{BASELINE} [{variant}" if bracket else BASELINE
+
+
 def latest_per_seed(records: Sequence[RunRecord]) -> list[RunRecord]:
     """One record per configuration and seed, the newest (a repeated sweep replaces the old)."""
     kept: dict[tuple[str, ...], RunRecord] = {}
@@ -274,7 +289,7 @@ def latest_per_seed(records: Sequence[RunRecord]) -> list[RunRecord]:
             record.dataset,
             record.shots,
             record.dev_set,
-            record.augmenter,
+            record.row,
             record.model,
             str(record.seed),
         )
@@ -282,12 +297,14 @@ def latest_per_seed(records: Sequence[RunRecord]) -> list[RunRecord]:
     return list(kept.values())
 
 
-def augmenter_sort_key(augmenter: str) -> tuple[int, int, str]:
+def augmenter_sort_key(row: str) -> tuple[int, int, str, str]:
+    """Paper order, then other augmenters, then ensembles; variants after their augmenter."""
+    augmenter, _, variant = row.partition(" [")
     if augmenter.startswith(ENSEMBLE_PREFIX):
-        return (2, 0, augmenter)
+        return (2, 0, augmenter, variant)
     if augmenter in AUGMENTER_ORDER:
-        return (0, AUGMENTER_ORDER.index(augmenter), augmenter)
-    return (1, 0, augmenter)
+        return (0, AUGMENTER_ORDER.index(augmenter), augmenter, variant)
+    return (1, 0, augmenter, variant)
 
 
 def build_tables(records: Sequence[RunRecord], metric: str = "test_f1") -> list[ReportTable]:
@@ -304,14 +321,14 @@ def build_tables(records: Sequence[RunRecord], metric: str = "test_f1") -> list[
     for (dataset, shots, dev_set), group in sorted(groups.items()):
         values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
         for record in group:
-            values[record.augmenter, record.model][record.seed] = record.metrics[metric]
+            values[record.row, record.model][record.seed] = record.metrics[metric]
         cells = {key: Cell(dict(sorted(by_seed.items()))) for key, by_seed in values.items()}
         augmenters = sorted({a for a, _ in cells}, key=augmenter_sort_key)
         models = sorted({m for _, m in cells})
         gains: dict[tuple[str, str], PairedTest] = {}
         for (augmenter, model), cell in cells.items():
-            baseline = cells.get((BASELINE, model))
-            if augmenter == BASELINE or baseline is None:
+            baseline = cells.get((baseline_row(augmenter), model)) or cells.get((BASELINE, model))
+            if augmenter.split(" [")[0] == BASELINE or baseline is None:
                 continue
             seeds = sorted(set(cell.values_by_seed) & set(baseline.values_by_seed))
             if seeds:
@@ -371,6 +388,7 @@ def records_from_runs(runs: Sequence[Run]) -> list[RunRecord]:
                 dev_set=tags.get("dev_set", ""),
                 metrics=dict(run.data.metrics),
                 start_time=run.info.start_time or 0,
+                variant=tags.get("variant", ""),
             )
         )
     return records
