@@ -51,6 +51,8 @@ DATASET ?= ncbi_disease
 table: data kb
 	$(BIN)/python train.py -m experiment=main dataset=$(DATASET)
 	$(BIN)/python ensemble.py ensemble=vote tracking.experiment=main-$(DATASET) select.augmenters=[hilgen]
+	$(BIN)/python ensemble.py ensemble=union tracking.experiment=main-$(DATASET) select.augmenters=[hilgen]
+	$(BIN)/python ensemble.py ensemble=best tracking.experiment=main-$(DATASET)
 	$(BIN)/python -m hilgen.evaluate.report --experiment main-$(DATASET)
 
 lint: venv
