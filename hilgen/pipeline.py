@@ -47,9 +47,10 @@ def select_dev(corpus: Corpus, cfg: DictConfig, seed: int) -> list[Sentence]:
     raise ValueError(f"dev_set.mode must be 'kshot' or 'full', got {mode!r}")
 
 
-# Overrides that name what a run is (its row and column in a table) or change nothing about
-# its result; every other command-line override makes the run a variant of its row.
-NOT_VARIANT_KEYS = ("seed", "augmenter", "model", "dataset", "experiment", "debug", "kb", "llm")
+# Overrides that name what a run is (its tags: row, column, seed, table) or change nothing about
+# its result; every other command-line override (kb=umls, llm=openai, debug=fast, ...) makes the
+# run a variant of its row.
+NOT_VARIANT_KEYS = ("seed", "augmenter", "model", "dataset", "experiment")
 NOT_VARIANT_PREFIXES = ("hydra.", "tracking.", "paths.", "trainer.enable_progress_bar")
 
 
