@@ -75,8 +75,7 @@ class RunRecord:
 
     @property
     def row(self) -> str:
-        """The table row: the augmenter, with its variant when there is one."""
-        return f"{self.augmenter} [{self.variant}]" if self.variant else self.augmenter
+        return row_label(self.augmenter, self.variant)
 
 
 @dataclass(frozen=True)
@@ -274,11 +273,21 @@ def paired_test(values: Sequence[float], baseline: Sequence[float]) -> PairedTes
     return PairedTest(gain, len(differences), None if math.isnan(p_value) else p_value, name)
 
 
+def row_label(augmenter: str, variant: str) -> str:
+    """A table row: the augmenter, with its variant when there is one (`hilgen [x=1]`)."""
+    return f"{augmenter} [{variant}]" if variant else augmenter
+
+
+def split_row(row: str) -> tuple[str, str]:
+    """(augmenter, variant) of a `row_label`."""
+    augmenter, _, variant = row.partition(" [")
+    return augmenter, variant.removesuffix("]")
+
+
 def baseline_row(row: str) -> str:
     """The `none` row a row's gain is measured against: the same variant's where it exists
     (`hilgen [x]` against `none [x]`), else plain `none`."""
-    _, bracket, variant = row.partition(" [")
-    return f"{BASELINE} [{variant}" if bracket else BASELINE
+    return row_label(BASELINE, split_row(row)[1])
 
 
 def latest_per_seed(records: Sequence[RunRecord]) -> list[RunRecord]:
@@ -299,7 +308,7 @@ def latest_per_seed(records: Sequence[RunRecord]) -> list[RunRecord]:
 
 def augmenter_sort_key(row: str) -> tuple[int, int, str, str]:
     """Paper order, then other augmenters, then ensembles; variants after their augmenter."""
-    augmenter, _, variant = row.partition(" [")
+    augmenter, variant = split_row(row)
     if augmenter.startswith(ENSEMBLE_PREFIX):
         return (2, 0, augmenter, variant)
     if augmenter in AUGMENTER_ORDER:
@@ -328,7 +337,7 @@ def build_tables(records: Sequence[RunRecord], metric: str = "test_f1") -> list[
         gains: dict[tuple[str, str], PairedTest] = {}
         for (augmenter, model), cell in cells.items():
             baseline = cells.get((baseline_row(augmenter), model)) or cells.get((BASELINE, model))
-            if augmenter.split(" [")[0] == BASELINE or baseline is None:
+            if split_row(augmenter)[0] == BASELINE or baseline is None:
                 continue
             seeds = sorted(set(cell.values_by_seed) & set(baseline.values_by_seed))
             if seeds:
