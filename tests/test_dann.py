@@ -285,7 +285,8 @@ def test_outside_margin_is_chosen_by_dev_f1_smallest_on_ties(
         tmp_path,
         ["model.finetune=false", "model.support=all", "model.outside_margins=[10.0,0.0]"],
     )
-    assert summary["outside_margin"] in (0.0, 10.0)
+    # margin 10 tags nothing (dev F1 0), so margin 0 wins or ties and the tie goes to 0
+    assert summary["outside_margin"] == 0.0
     decoder = tagger.decoder
     assert decoder is not None
     # on its own support every word is its own neighbour (dev F1 100 at margin 0, 0 at 10)

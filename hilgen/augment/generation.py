@@ -33,7 +33,7 @@ class GenerationKey:
     kb_version: str
     sample_ids: tuple[str, ...]
     # The dataset's label_groups and label_relations: which replacements keep a label.
-    label_policy: Mapping[str, Any] | None = None
+    label_policy: Mapping[str, Any]
     # The LLM settings (endpoint, model, sampling) for augmenters that call one; never secrets,
     # which come from the environment and are not in the config.
     llm: Mapping[str, Any] | None = None
