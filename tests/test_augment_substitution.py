@@ -303,6 +303,51 @@ def test_context_diversity_borrows_mentions_of_the_same_label() -> None:
             assert span.label == replacement.label
 
 
+def test_all_mentions_swapped_puts_new_names_in_every_slot_of_a_round() -> None:
+    one = KBSubstitutionAugmenter(["synonym"], max_sentences_per_source=None)
+    every = KBSubstitutionAugmenter(
+        ["synonym"], max_sentences_per_source=None, mentions_swapped="all"
+    )
+    singles, joint = (
+        one.generate([breast_lithium()], context()),
+        every.generate([breast_lithium()], context()),
+    )
+    # "breast cancer" has 3 synonyms and "lithium" 1: one mode makes 3 + 1 sentences, all mode
+    # one per round, the first swapping both mentions, later rounds only breast cancer.
+    assert len(singles) == 4 and len(joint) == 3
+    assert [[r.original_text for r in s.replacements] for s in joint] == [
+        ["breast cancer", "lithium"],
+        ["breast cancer"],
+        ["breast cancer"],
+    ]
+    first = joint.sentences[0].sentence
+    assert first.tokens == tokenize("Women with breast neoplasms were treated with Li .")
+    assert first.tags == ["O", "O", "B-Disease", "I-Disease", "O", "O", "O", "B-Chemical", "O"]
+    assert [r.span_index for r in joint.sentences[0].replacements] == [0, 1]
+    assert set(replaced(joint, "breast cancer")) == set(replaced(singles, "breast cancer"))
+    with pytest.raises(ValueError, match="mentions_swapped"):
+        KBSubstitutionAugmenter(["synonym"], mentions_swapped="some")
+
+
+def test_all_mentions_swapped_negatives_also_rename_the_other_mentions() -> None:
+    augmenter = KBSubstitutionAugmenter(
+        ["synonym"], negatives_per_mention=1, negative_groups=["PHYS"], mentions_swapped="all"
+    )
+    synthetic = augmenter.generate([breast_lithium()], context())
+    [negative] = [
+        s for s in synthetic
+        if ("breast cancer", "negative") in [(r.original_text, r.relation) for r in s.replacements]
+    ]  # fmt: skip
+    assert [(r.original_text, r.relation) for r in negative.replacements] == [
+        ("breast cancer", "negative"),
+        ("lithium", "synonym"),
+    ]
+    # the negative's place holds no entity; lithium's place holds its synonym, still Chemical
+    assert [(negative.sentence.span_text(s), s.label) for s in negative.sentence.spans] == [
+        ("Li", "Chemical")
+    ]
+
+
 def test_missing_kb_or_label_groups_are_explained() -> None:
     augmenter = KBSubstitutionAugmenter(["synonym"])
     with pytest.raises(ValueError, match="knowledge base and a linker"):
@@ -351,13 +396,22 @@ def sentences(draw: st.DrawFn) -> Sentence:
     relations=st.lists(st.sampled_from(KB_RELATIONS), min_size=1, unique=True),
     cap=st.one_of(st.none(), st.integers(1, 8)),
     diversity=st.booleans(),
+    swapped=st.sampled_from(["one", "all"]),
     seed=st.integers(0, 1000),
 )
 def test_every_synthetic_sentence_is_valid_iob2_with_consistent_provenance(
-    sample: list[Sentence], relations: list[str], cap: int | None, diversity: bool, seed: int
+    sample: list[Sentence],
+    relations: list[str],
+    cap: int | None,
+    diversity: bool,
+    swapped: str,
+    seed: int,
 ) -> None:
     augmenter = KBSubstitutionAugmenter(
-        relations, max_sentences_per_source=cap, context_diversity=diversity
+        relations,
+        max_sentences_per_source=cap,
+        context_diversity=diversity,
+        mentions_swapped=swapped,
     )
     synthetic = augmenter.generate(sample, context(seed=seed))
     by_id = {s.sentence_id: s for s in sample}
@@ -369,21 +423,25 @@ def test_every_synthetic_sentence_is_valid_iob2_with_consistent_provenance(
         assert [(s.start, s.end, s.label) for s in tags_to_spans(tags)] == [
             (s.start, s.end, s.label) for s in sorted(sentence.spans, key=lambda s: s.start)
         ]
-        [replacement] = item.replacements
-        # Exactly one mention differs; every other entity keeps its text and label.
+        by_index = {r.span_index: r for r in item.replacements}
+        # One mention differs ("one") or at least one ("all"); every other entity keeps its
+        # text and label.
+        assert len(by_index) == len(item.replacements) >= 1
+        assert swapped == "all" or len(by_index) == 1
         assert len(sentence.spans) == len(source.spans)
         source_spans = sorted(source.spans, key=lambda s: s.start)
         for index, (new, old) in enumerate(zip(sentence.spans, source_spans, strict=True)):
             assert new.label == old.label
-            if index == replacement.span_index:
-                assert sentence.span_text(new) == replacement.replacement_text
-                assert source.span_text(old) == replacement.original_text
+            if index in by_index:
+                assert sentence.span_text(new) == by_index[index].replacement_text
+                assert source.span_text(old) == by_index[index].original_text
             else:
                 assert sentence.span_text(new) == source.span_text(old)
-        if replacement.relation != "sample_mention":
-            concept = KB.concept(replacement.replacement_concept_id)
-            assert concept is not None
-            assert concept.semantic_group in LABEL_GROUPS[replacement.label]
+        for replacement in item.replacements:
+            if replacement.relation != "sample_mention":
+                concept = KB.concept(replacement.replacement_concept_id)
+                assert concept is not None
+                assert concept.semantic_group in LABEL_GROUPS[replacement.label]
         key = tuple(t.casefold() for t in sentence.tokens)
         assert key not in seen
         seen.add(key)

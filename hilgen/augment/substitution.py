@@ -11,7 +11,9 @@ How sentences are formed. Each mention of each sample sentence is linked to a co
 in which only that mention is replaced and every other entity keeps its span. Per source
 sentence the candidates are taken round by round: round r offers each mention its r-th name
 (relations interleaved), mentions visited in a seeded order, until `max_sentences_per_source`
-sentences exist. The same sample, seed and KB therefore always give the same sentences.
+sentences exist. With ``mentions_swapped="all"`` round r instead makes one sentence in which
+every mention takes its r-th name at once. The same sample, seed and KB therefore always give
+the same sentences.
 
 What is accepted (see BASELINE.md, traps 2 and 3): only concepts whose semantic group is allowed
 for the mention's label, names without digits/units unless the mention has them, not much longer
@@ -179,6 +181,12 @@ class KBSubstitutionAugmenter(Augmenter):
     (`AugmentContext.seed`). With `context_diversity`, a mention may also take a name accepted
     for another sample sentence's mention of the same label, or that mention itself (Dai &
     Adel 2020, mention replacement), so one name is seen in several contexts.
+
+    `mentions_swapped` is ``"one"`` (a synthetic sentence swaps a single mention; the others
+    keep their gold text) or ``"all"`` (every mention with a name left swaps at once; in a
+    negative sentence the other mentions take names too). In a sentence dense with mentions,
+    ``"one"`` repeats each gold mention in every copy of its sentence, so a tagger memorises the
+    few gold names; ``"all"`` shows new names in every slot.
     """
 
     def __init__(
@@ -197,6 +205,7 @@ class KBSubstitutionAugmenter(Augmenter):
         negatives_per_mention: int = 0,
         negative_groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC"),
         negative_pool_size: int = 3000,
+        mentions_swapped: str = "one",
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -208,6 +217,11 @@ class KBSubstitutionAugmenter(Augmenter):
             raise ValueError(
                 f"augmenter {name}: top_k, pool_size and names_per_concept must be >= 1, got "
                 f"{top_k}, {pool_size}, {names_per_concept}"
+            )
+        if mentions_swapped not in ("one", "all"):
+            raise ValueError(
+                f"augmenter {name}: mentions_swapped must be 'one' or 'all', got "
+                f"{mentions_swapped!r}; fix conf/augmenter/{name}.yaml"
             )
         if max_sentences_per_source is not None and max_sentences_per_source < 1:
             raise ValueError(
@@ -228,6 +242,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self.negatives_per_mention = negatives_per_mention
         self.negative_groups = list(negative_groups)
         self.negative_pool_size = negative_pool_size
+        self.mentions_swapped = mentions_swapped
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -279,7 +294,15 @@ class KBSubstitutionAugmenter(Augmenter):
             queues = [self._queue(m, mentions, rng) for m in own]
             made = self._sentences_for(sentence, own, queues, rng, seen_sentences, context, counts)
             negatives = self._negatives_for(
-                sentence, own, negative_pool, rng, seen_sentences, context, counts, len(made)
+                sentence,
+                own,
+                queues,
+                negative_pool,
+                rng,
+                seen_sentences,
+                context,
+                counts,
+                len(made),
             )
             synthetic += made + negatives
 
@@ -468,6 +491,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self,
         sentence: Sentence,
         mentions: list[_Mention],
+        queues: list[list[_Candidate]],
         pool: list[tuple[str, str]],
         rng: random.Random,
         seen_sentences: set[tuple[str, ...]],
@@ -475,11 +499,13 @@ class KBSubstitutionAugmenter(Augmenter):
         counts: Counter[str],
         number: int,
     ) -> list[SyntheticSentence]:
-        """Each mention replaced by `negatives_per_mention` off-label names, tagged O."""
+        """Each mention replaced by `negatives_per_mention` off-label names, tagged O; with
+        ``mentions_swapped="all"`` the n-th negative of a mention gives every other mention
+        its n-th name (cycling through its candidates)."""
         made: list[SyntheticSentence] = []
         if not pool:
             return made
-        for mention in mentions:
+        for position, mention in enumerate(mentions):
             wanted = self.negatives_per_mention
             style = _case_style(mention.text) if self.match_case else "keep"
             for name, concept_id in rng.sample(pool, min(len(pool), 20 * wanted)):
@@ -490,8 +516,18 @@ class KBSubstitutionAugmenter(Augmenter):
                     counts[f"rejected_negative/{reason}"] += 1
                     continue
                 tokens = _apply_case(checked, style)
-                candidate = _Candidate(" ".join(tokens), tokens, concept_id, "negative")
-                synthetic = self._replace(sentence, mention, candidate, number + len(made))
+                negative = _Candidate(" ".join(tokens), tokens, concept_id, "negative")
+                swaps = [(mention, negative)]
+                if self.mentions_swapped == "all":
+                    index = self.negatives_per_mention - wanted
+                    swaps += [
+                        (other, queue[index % len(queue)])
+                        for other_position, (other, queue) in enumerate(
+                            zip(mentions, queues, strict=True)
+                        )
+                        if other_position != position and queue
+                    ]
+                synthetic = self._replace(sentence, swaps, number + len(made))
                 key = sentence_key(synthetic.sentence.tokens)
                 if context.is_test_sentence(synthetic.sentence.tokens):
                     counts["leaked_dropped"] += 1
@@ -544,21 +580,25 @@ class KBSubstitutionAugmenter(Augmenter):
         context: AugmentContext,
         counts: Counter[str],
     ) -> list[SyntheticSentence]:
-        """Round r gives each mention (in a seeded order) its r-th candidate, up to the cap."""
+        """Round r gives each mention (in a seeded order) its r-th candidate, up to the cap:
+        one sentence per mention, or one for all of them (`mentions_swapped`)."""
         cap = self.max_sentences_per_source
         made: list[SyntheticSentence] = []
         rounds = max((len(q) for q in queues), default=0)
         for round_index in range(rounds):
             order = list(range(len(mentions)))
             rng.shuffle(order)
-            for position in order:
-                if round_index >= len(queues[position]):
-                    continue
+            swaps = [
+                (mentions[position], queues[position][round_index])
+                for position in order
+                if round_index < len(queues[position])
+            ]
+            groups = [swaps] if self.mentions_swapped == "all" else [[swap] for swap in swaps]
+            for group in groups:
                 if cap is not None and len(made) >= cap:
                     counts["capped_dropped"] += 1
                     continue
-                candidate = queues[position][round_index]
-                synthetic = self._replace(sentence, mentions[position], candidate, len(made))
+                synthetic = self._replace(sentence, group, len(made))
                 key = sentence_key(synthetic.sentence.tokens)
                 if context.is_test_sentence(synthetic.sentence.tokens):
                     counts["leaked_dropped"] += 1
@@ -571,47 +611,56 @@ class KBSubstitutionAugmenter(Augmenter):
         return made
 
     def _replace(
-        self, sentence: Sentence, mention: _Mention, candidate: _Candidate, number: int
+        self,
+        sentence: Sentence,
+        swaps: list[tuple[_Mention, _Candidate]],
+        number: int,
     ) -> SyntheticSentence:
-        """`sentence` with `mention` replaced by `candidate`; other spans shift, keep their tags."""
-        old = mention.span
-        shift = len(candidate.tokens) - (old.end - old.start)
-        concept_ids = (
-            (candidate.concept_id,) if candidate.concept_id else candidate.borrowed_concept_ids
-        )
-        spans = []
+        """`sentence` with each swapped mention replaced by its candidate (a negative one leaves
+        no span); the other spans shift and keep their tags."""
+        by_span = {id(mention.span): (mention, candidate) for mention, candidate in swaps}
+        tokens: list[str] = []
+        spans: list[Span] = []
+        replacements: list[Replacement] = []
+        cursor = 0
         for span in sorted(sentence.spans, key=lambda s: s.start):
-            if span is old and candidate.relation == "negative":
-                continue  # the mention's place now holds a non-entity
-            if span is old:
-                spans.append(
-                    Span(old.start, old.start + len(candidate.tokens), old.label, concept_ids)
+            tokens += sentence.tokens[cursor : span.start]
+            cursor = span.end
+            start = len(tokens)
+            if id(span) not in by_span:
+                tokens += sentence.tokens[span.start : span.end]
+                spans.append(Span(start, len(tokens), span.label, span.concept_ids))
+                continue
+            mention, candidate = by_span[id(span)]
+            tokens += candidate.tokens
+            if candidate.relation != "negative":  # a negative's place now holds a non-entity
+                concept_ids = (
+                    (candidate.concept_id,)
+                    if candidate.concept_id
+                    else candidate.borrowed_concept_ids
                 )
-            elif span.start >= old.end:
-                spans.append(
-                    Span(span.start + shift, span.end + shift, span.label, span.concept_ids)
+                spans.append(Span(start, len(tokens), span.label, concept_ids))
+            replacements.append(
+                Replacement(
+                    span_index=mention.span_index,
+                    original_text=mention.text,
+                    replacement_text=candidate.text,
+                    label=span.label,
+                    source_concept_id=mention.concept.concept_id if mention.concept else "",
+                    replacement_concept_id=candidate.concept_id,
+                    relation=candidate.relation,
+                    layer=RELATION_LAYERS[candidate.relation],
+                    borrowed_from=candidate.borrowed_from,
                 )
-            else:
-                spans.append(span)
-        tokens = [*sentence.tokens[: old.start], *candidate.tokens, *sentence.tokens[old.end :]]
+            )
+        tokens += sentence.tokens[cursor:]
         synthetic = Sentence(
             sentence_id=f"{sentence.sentence_id}/{self.name}/{number}",
             tokens=tokens,
             spans=spans,
             doc_id=sentence.doc_id,
         )
-        replacement = Replacement(
-            span_index=mention.span_index,
-            original_text=mention.text,
-            replacement_text=candidate.text,
-            label=old.label,
-            source_concept_id=mention.concept.concept_id if mention.concept else "",
-            replacement_concept_id=candidate.concept_id,
-            relation=candidate.relation,
-            layer=RELATION_LAYERS[candidate.relation],
-            borrowed_from=candidate.borrowed_from,
-        )
-        return SyntheticSentence(synthetic, sentence.sentence_id, self.name, [replacement])
+        return SyntheticSentence(synthetic, sentence.sentence_id, self.name, replacements)
 
 
 def is_supplementary(concept: Concept) -> bool:
