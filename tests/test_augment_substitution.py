@@ -342,10 +342,12 @@ def test_all_mentions_swapped_negatives_also_rename_the_other_mentions() -> None
         ("breast cancer", "negative"),
         ("lithium", "synonym"),
     ]
-    # the negative's place holds no entity; lithium's place holds its synonym, still Chemical
+    # the negative's place holds no entity; lithium's place holds its synonym, still Chemical,
+    # and is the synthetic sentence's first span now
     assert [(negative.sentence.span_text(s), s.label) for s in negative.sentence.spans] == [
         ("Li", "Chemical")
     ]
+    assert [r.span_index for r in negative.replacements] == [0, 0]
 
 
 def test_missing_kb_or_label_groups_are_explained() -> None:

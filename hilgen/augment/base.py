@@ -42,7 +42,8 @@ RELATION_LAYERS: dict[str, int] = {
 class Replacement:
     """One mention swapped for another name.
 
-    `span_index` indexes the synthetic sentence's `spans` (sorted by start). Both texts are
+    `span_index` indexes the synthetic sentence's `spans` (sorted by start); a negative
+    replacement has no span, and its index is where the span would be. Both texts are
     tokens joined by spaces, as `Sentence.span_text` gives them. `borrowed_from` is
     the sample sentence whose mention supplied the name when it came from another sentence
     (context diversity), else empty.

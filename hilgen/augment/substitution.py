@@ -164,7 +164,6 @@ class _Candidate:
 @dataclass
 class _Mention:
     sentence: Sentence
-    span_index: int
     span: Span
     text: str
     concept: Concept | None = None
@@ -172,7 +171,7 @@ class _Mention:
 
 
 class KBSubstitutionAugmenter(Augmenter):
-    """Synthetic sentences that swap one mention at a time for a related KB name.
+    """Synthetic sentences that swap mentions for related KB names (one or all at a time).
 
     `relations` picks the layers (any of ``synonym``, ``same_type``, ``parent``, ``child``,
     ``sibling``); `top_k` caps accepted names per mention and relation; `pool_size` is how many
@@ -330,8 +329,8 @@ class KBSubstitutionAugmenter(Augmenter):
         assert context.linker is not None
         mentions: list[_Mention] = []
         for sentence in sample:
-            for index, span in enumerate(sorted(sentence.spans, key=lambda s: s.start)):
-                mention = _Mention(sentence, index, span, sentence.span_text(span))
+            for span in sorted(sentence.spans, key=lambda s: s.start):
+                mention = _Mention(sentence, span, sentence.span_text(span))
                 mentions.append(mention)
                 counts["mentions"] += 1
                 groups = context.label_groups[span.label]
@@ -632,6 +631,8 @@ class KBSubstitutionAugmenter(Augmenter):
                 spans.append(Span(start, len(tokens), span.label, span.concept_ids))
                 continue
             mention, candidate = by_span[id(span)]
+            # The synthetic sentence's span index: earlier negatives dropped their spans.
+            span_index = len(spans)
             tokens += candidate.tokens
             if candidate.relation != "negative":  # a negative's place now holds a non-entity
                 concept_ids = (
@@ -642,7 +643,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 spans.append(Span(start, len(tokens), span.label, concept_ids))
             replacements.append(
                 Replacement(
-                    span_index=mention.span_index,
+                    span_index=span_index,
                     original_text=mention.text,
                     replacement_text=candidate.text,
                     label=span.label,
