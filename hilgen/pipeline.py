@@ -221,6 +221,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         training = TrainingData(data.sample.sentences, synthetic.to_sentences(), data.dev)
         summary = tagger.fit(training, make_trainer)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
+        for curve, values in tagger.learning_curves.items():
+            for epoch, value in enumerate(values):
+                tracker.log_metrics({curve: value}, step=epoch)
 
         scores: dict[str, Scores] = {}
         try:

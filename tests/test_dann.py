@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from hilgen.data.types import Sentence, Span
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models import dann
 from hilgen.models.base import TrainingData
+from hilgen.models.bert_tagger import BestStateInMemory, selection_score
 from hilgen.models.dann import (
     AbstractTransitions,
     DannTagger,
@@ -259,8 +261,63 @@ def test_fine_tuned_dann_selects_on_nearest_neighbour_dev_f1(
     # model selection saw exactly the decoder that predict() uses
     dev_f1 = score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
     assert summary["joint_best_dev_f1"] == pytest.approx(dev_f1)
+    curve = tagger.learning_curves["joint_dev_f1"]
+    assert max(curve) == curve[summary["joint_best_epoch"]] == summary["joint_best_dev_f1"]
     # every support word is its own nearest neighbour
     assert tagger.predict(GOLD) == [s.tags for s in GOLD]
+
+
+def test_selection_window_keeps_the_epoch_ending_the_best_stretch_of_dev_f1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch,
+        tmp_path,
+        [
+            "trainer.max_epochs=4",
+            "trainer.min_epochs=4",
+            "model.early_stopping_patience=10",
+            "model.selection_window=2",
+        ],
+    )
+    curve = tagger.learning_curves["joint_dev_f1"]
+    assert len(curve) == 4
+    means = [(curve[e - 1] + curve[e]) / 2 for e in range(1, 4)]
+    # epoch 0 has no full window; ties go to the later epoch
+    best = 1 + max(range(3), key=lambda i: (means[i], i))
+    assert summary["joint_best_epoch"] == best
+    assert summary["joint_best_dev_f1"] == curve[best]
+
+
+@pytest.mark.parametrize(("window", "expected_epoch"), [(1, 0), (3, 5)])
+def test_a_selection_window_skips_a_lone_early_spike_of_dev_f1(
+    window: int, expected_epoch: int
+) -> None:
+    """NCBI-Disease 4-type, DANN, seed 1: a 21-mention dev sample scored epoch 0 best."""
+    curve = [16.0, 10.0, 12.0, 14.0, 13.0, 15.0]
+    best = BestStateInMemory()
+    module = torch.nn.Linear(1, 1)
+    for epoch in range(len(curve)):
+        metrics = {
+            "val_f1": curve[epoch],
+            "val_f1_selection": selection_score(curve[: epoch + 1], window),
+        }
+        trainer = SimpleNamespace(
+            sanity_checking=False, callback_metrics=metrics, current_epoch=epoch
+        )
+        best.on_validation_end(trainer, module)  # type: ignore[arg-type]
+    assert (best.best_epoch, best.best_f1) == (expected_epoch, curve[expected_epoch])
+    assert best.best_state is not None
+
+
+@pytest.mark.parametrize(
+    ("curve", "window", "expected"),
+    [([40.0], 1, 40.0), ([40.0], 3, -1.0), ([40.0, 10.0, 20.0], 3, 70.0 / 3), ([0, 9, 3], 2, 6)],
+)
+def test_selection_score_is_the_mean_of_a_full_window(
+    curve: list[float], window: int, expected: float
+) -> None:
+    assert selection_score(curve, window) == pytest.approx(expected)
 
 
 def test_raw_encoder_dann_tags_its_support_and_skips_training(

@@ -62,6 +62,9 @@ def test_tiny_training_run_is_logged_and_read_back(
     assert run.data.tags["seed"] == "1"
     assert run.data.metrics["test_f1"] == metrics["test_f1"]
     assert run.data.params["model.optimizer.lr"] == "0.0001"
+    # the dev F1 of every epoch, as steps (the one epoch here), is the learning curve in the UI
+    (epoch_0,) = client.get_metric_history(run.info.run_id, "joint_dev_f1")
+    assert (epoch_0.step, epoch_0.value) == (0, run.data.metrics["joint_best_dev_f1"])
     artifacts = all_artifacts(client, run.info.run_id)
     assert {
         "config.yaml",

@@ -30,6 +30,9 @@ class Tagger(ABC):
     labels: list[str]
     # Counts a tagger keeps about its predictions (failed requests, dropped entities, ...).
     prediction_stats: Mapping[str, float] = {}
+    # Per-epoch values from fit (dev F1 of each epoch, per training stage), logged as MLflow
+    # steps so the UI draws the curve behind the chosen epoch.
+    learning_curves: Mapping[str, Sequence[float]] = {}
 
     @abstractmethod
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:

@@ -42,6 +42,13 @@ class TaggingBatch:
     weights: torch.Tensor
 
 
+def selection_score(dev_f1_per_epoch: Sequence[float], window: int) -> float:
+    """The mean dev F1 of the last `window` epochs; -1 until that many epochs have run."""
+    if len(dev_f1_per_epoch) < window:
+        return -1.0
+    return sum(dev_f1_per_epoch[-window:]) / window
+
+
 def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
     return TaggingBatch(
         tokens=[e.tokens for e in examples],
@@ -51,7 +58,8 @@ def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
 
 
 class TokenClassifierModule(LightningModule):
-    """Encoder + dropout + linear layer over word vectors; logs dev F1 (`val_f1`) each epoch."""
+    """Encoder + dropout + linear layer over word vectors; logs dev F1 (`val_f1`) each epoch and
+    the score that selects the epoch (`val_f1_selection`, see `log_dev_f1`)."""
 
     def __init__(
         self,
@@ -60,8 +68,13 @@ class TokenClassifierModule(LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         dropout: float = 0.1,
         decoding: str = "viterbi",
+        selection_window: int = 1,
     ) -> None:
         super().__init__()
+        if selection_window < 1:
+            raise ValueError(f"model.selection_window must be >= 1, got {selection_window}")
+        self.selection_window = selection_window
+        self.dev_f1_per_epoch: list[float] = []
         self.encoder = encoder
         self.tagset = tagset
         self.make_optimizer = optimizer
@@ -95,10 +108,22 @@ class TokenClassifierModule(LightningModule):
             self._dev_pred.append(self.decoder.decode(lp))
             self._dev_gold.append([self.tagset[i] for i in tags.tolist()])
 
+    def on_fit_start(self) -> None:
+        self.dev_f1_per_epoch = []
+
+    def log_dev_f1(self, f1: float) -> None:
+        """Log `val_f1` and `val_f1_selection`, the mean dev F1 of this epoch and the
+        `selection_window - 1` before it (-1 until that many epochs have run). A K-shot dev
+        sample holds 5-27 mentions, so one epoch's F1 can spike by chance (often early, when
+        the encoder is still close to its pre-trained state); a window picks an epoch at the
+        end of a good stretch instead."""
+        self.dev_f1_per_epoch.append(f1)
+        self.log("val_f1", f1, prog_bar=True)
+        self.log("val_f1_selection", selection_score(self.dev_f1_per_epoch, self.selection_window))
+
     def on_validation_epoch_end(self) -> None:
         if self._dev_gold:
-            f1 = score_tags(self._dev_gold, self._dev_pred).f1
-            self.log("val_f1", f1, prog_bar=True)
+            self.log_dev_f1(score_tags(self._dev_gold, self._dev_pred).f1)
         self._dev_gold, self._dev_pred = [], []
 
     def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[list[str]]:
@@ -109,13 +134,15 @@ class TokenClassifierModule(LightningModule):
 
 
 class BestStateInMemory(Callback):
-    """Keeps the weights of the best `val_f1` epoch in memory (no checkpoint files per run).
+    """Keeps the weights of the epoch with the best `val_f1_selection` in memory (no checkpoint
+    files per run), and that epoch's `val_f1`.
 
     Ties go to the later epoch: with a 5-shot dev set F1 is coarse, and a later epoch that
     scores the same has seen more training.
     """
 
     def __init__(self) -> None:
+        self.best_selection = -1.0
         self.best_f1 = -1.0
         self.best_epoch = -1
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -123,9 +150,10 @@ class BestStateInMemory(Callback):
     def on_validation_end(self, trainer: Any, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        f1 = float(trainer.callback_metrics.get("val_f1", -1.0))
-        if f1 >= self.best_f1:
-            self.best_f1, self.best_epoch = f1, trainer.current_epoch
+        selection = float(trainer.callback_metrics.get("val_f1_selection", -1.0))
+        if selection >= self.best_selection:
+            self.best_selection, self.best_epoch = selection, trainer.current_epoch
+            self.best_f1 = float(trainer.callback_metrics.get("val_f1", -1.0))
             self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
 
@@ -140,6 +168,7 @@ class BertTagger(Tagger):
         batch_size: int = 8,
         dropout: float = 0.1,
         decoding: str = "viterbi",
+        selection_window: int = 1,
         synthetic_weight: float = 1.0,
         gold_upsample: int = 1,
         gold_only_epochs: int = 0,
@@ -151,7 +180,12 @@ class BertTagger(Tagger):
         self.tagset = labels_to_tagset(self.labels)
         self.tag_index = {tag: i for i, tag in enumerate(self.tagset)}
         self.module = TokenClassifierModule(
-            encoder(), self.tagset, optimizer, dropout=dropout, decoding=decoding
+            encoder(),
+            self.tagset,
+            optimizer,
+            dropout=dropout,
+            decoding=decoding,
+            selection_window=selection_window,
         )
         self.batch_size = batch_size
         self.synthetic_weight = synthetic_weight
@@ -161,6 +195,7 @@ class BertTagger(Tagger):
         self.early_stopping_patience = early_stopping_patience
         self._trainer: Trainer | None = None
         self.seed = seed
+        self.learning_curves: dict[str, list[float]] = {}
 
     def examples(self, sentences: Sequence[Sentence], weight: float = 1.0) -> list[TaggingExample]:
         unknown = {s.label for sentence in sentences for s in sentence.spans} - set(self.labels)
@@ -221,7 +256,7 @@ class BertTagger(Tagger):
         callbacks: list[Callback] = [best]
         if dev:
             callbacks.append(
-                EarlyStopping("val_f1", mode="max", patience=self.early_stopping_patience)
+                EarlyStopping("val_f1_selection", mode="max", patience=self.early_stopping_patience)
             )
         overrides: dict[str, Any] = {"callbacks": callbacks}
         if max_epochs is not None:
@@ -237,6 +272,8 @@ class BertTagger(Tagger):
         if best.best_state is not None:
             self.module.load_state_dict(best.best_state)
         self._trainer = trainer
+        if dev:
+            self.learning_curves[f"{stage}_dev_f1"] = list(self.module.dev_f1_per_epoch)
         log.info("stage %s: best dev F1 %.2f at epoch %d", stage, best.best_f1, best.best_epoch)
         return {
             f"{stage}_epochs_run": trainer.current_epoch,

@@ -262,7 +262,13 @@ class NearestNeighbourSelectedModule(TokenClassifierModule):
         base: TokenClassifierModule,
         build_decoder: Callable[[WordEncoder], NearestNeighbourDecoder],
     ) -> None:
-        super().__init__(base.encoder, base.tagset, base.make_optimizer, dropout=base.dropout.p)
+        super().__init__(
+            base.encoder,
+            base.tagset,
+            base.make_optimizer,
+            dropout=base.dropout.p,
+            selection_window=base.selection_window,
+        )
         self.build_decoder = build_decoder
         self._dev_vectors: list[np.ndarray] = []
 
@@ -278,7 +284,7 @@ class NearestNeighbourSelectedModule(TokenClassifierModule):
             with torch.inference_mode():
                 decoder = self.build_decoder(self.encoder)
             predicted = decoder.decode_batch(self._dev_vectors)
-            self.log("val_f1", score_tags(self._dev_gold, predicted).f1, prog_bar=True)
+            self.log_dev_f1(score_tags(self._dev_gold, predicted).f1)
         self._dev_gold, self._dev_vectors = [], []
 
 
@@ -372,6 +378,7 @@ class DannTagger(Tagger):
         summary: dict[str, Any] = {}
         if self.finetuner is not None:
             summary |= self.finetuner.fit(data, make_trainer)
+            self.learning_curves = self.finetuner.learning_curves
         # Lightning moves the module back to the CPU after fit; embed where the trainer runs
         self.device = make_trainer().strategy.root_device
         self.decoder = self.build_decoder(self.device)
