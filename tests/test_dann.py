@@ -320,6 +320,22 @@ def test_selection_score_is_the_mean_of_a_full_window(
     assert selection_score(curve, window) == pytest.approx(expected)
 
 
+def test_synthetic_entities_support_adds_only_entity_words_of_synthetic_sentences(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch, tmp_path, ["model.finetune=false", "model.support=synthetic_entities"]
+    )
+    synthetic_entity_words = sum(tag != "O" for s in SYNTHETIC for tag in s.tags)
+    assert synthetic_entity_words == 3
+    assert summary["support_sentences"] == len(GOLD) + len(SYNTHETIC)
+    assert summary["support_words"] == sum(len(s.tokens) for s in GOLD) + synthetic_entity_words
+    # transitions come from whole sentences only: the gold ones
+    assert tagger.transitions == AbstractTransitions.estimate(
+        [io_tags(s.tags) for s in GOLD], len(LABELS)
+    )
+
+
 def test_raw_encoder_dann_tags_its_support_and_skips_training(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

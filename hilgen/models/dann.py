@@ -41,9 +41,11 @@ from hilgen.models.nn_index import NearestNeighbourIndex
 log = logging.getLogger(__name__)
 
 DECODINGS = ("nnshot", "structshot")
-# Which sentences' words the nearest-neighbour search runs over: gold + synthetic, or gold
-# only (the synthetic sentences then only fine-tune the encoder).
-SUPPORT_SETS = ("all", "gold")
+# Which sentences' words the nearest-neighbour search runs over: gold + synthetic, gold only
+# (the synthetic sentences then only fine-tune the encoder), or gold + the entity words of the
+# synthetic sentences (their O words are copies of gold contexts and KB negatives: names of
+# other concepts tagged O, which pull real mentions to O).
+SUPPORT_SETS = ("all", "gold", "synthetic_entities")
 SELECTIONS = ("nearest_neighbour", "classifier")
 IndexFactory = Callable[..., NearestNeighbourIndex]
 # Test words searched per FAISS call (32k words x 1,024 dims float32 = 128 MiB of queries).
@@ -233,19 +235,26 @@ def embed_words(
 
 
 def support_vectors(
-    encoder: WordEncoder, support: Sequence[Sentence], batch_size: int
+    encoder: WordEncoder,
+    support: Sequence[Sentence],
+    batch_size: int,
+    entities_only_from: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Word vectors of the support sentences grouped by IO tag, filled into preallocated arrays
-    (a synthetic support set can hold hundreds of thousands of words)."""
+    (a synthetic support set can hold hundreds of thousands of words). Sentences from index
+    `entities_only_from` on give only their entity words (embedded in their whole sentence)."""
     tags_per_sentence = [np.array(io_tags(s.tags)) for s in support]
-    counts = Counter(tag for tags in tags_per_sentence for tag in tags.tolist())
+    if entities_only_from is not None:
+        for tags in tags_per_sentence[entities_only_from:]:
+            tags[tags == OUTSIDE] = ""
+    counts = Counter(tag for tags in tags_per_sentence for tag in tags.tolist() if tag)
     arrays = {tag: np.empty((n, encoder.hidden_size), np.float32) for tag, n in counts.items()}
     filled: Counter[str] = Counter()
     tokens = [s.tokens for s in support]
     for indices, vectors in embed_words(encoder, tokens, batch_size, "embedding support words"):
         for index, sentence_vectors in zip(indices, vectors, strict=True):
             tags = tags_per_sentence[index]
-            for tag in set(tags.tolist()):
+            for tag in set(tags.tolist()) - {""}:
                 rows = sentence_vectors[tags == tag]
                 arrays[tag][filled[tag] : filled[tag] + len(rows)] = rows
                 filled[tag] += len(rows)
@@ -341,6 +350,7 @@ class DannTagger(Tagger):
         else:
             self.encoder = encoder()
         self.support_sentences: list[Sentence] = []
+        self.entities_only_from: int | None = None
         self.transitions: AbstractTransitions | None = None
         self.device = torch.device("cpu")
         self.decoder: NearestNeighbourDecoder | None = None
@@ -348,7 +358,12 @@ class DannTagger(Tagger):
     def build_decoder(self, device: torch.device) -> NearestNeighbourDecoder:
         """Embed the support set with the current encoder and index it."""
         with eval_mode(self.encoder, device):
-            vectors = support_vectors(self.encoder, self.support_sentences, self.embed_batch_size)
+            vectors = support_vectors(
+                self.encoder,
+                self.support_sentences,
+                self.embed_batch_size,
+                self.entities_only_from,
+            )
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
@@ -363,7 +378,8 @@ class DannTagger(Tagger):
         return self.build_decoder(next(encoder.parameters()).device)
 
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
-        support = [*data.gold, *data.synthetic] if self.support == "all" else list(data.gold)
+        support = list(data.gold) if self.support == "gold" else [*data.gold, *data.synthetic]
+        self.entities_only_from = len(data.gold) if self.support == "synthetic_entities" else None
         unknown = {span.label for s in support for span in s.spans} - set(self.labels)
         if unknown:
             raise ValueError(
@@ -371,8 +387,9 @@ class DannTagger(Tagger):
             )
         self.support_sentences = support
         if self.decoding == "structshot":
+            whole_sentences = support[: self.entities_only_from]
             self.transitions = AbstractTransitions.estimate(
-                [io_tags(s.tags) for s in support], len(self.labels)
+                [io_tags(s.tags) for s in whole_sentences], len(self.labels)
             )
             log.info("abstract transitions from the support set: %s", self.transitions)
         summary: dict[str, Any] = {}
@@ -385,7 +402,7 @@ class DannTagger(Tagger):
         self.decoder.outside_margin = self.choose_outside_margin(self.decoder, data.dev)
         return summary | {
             "support_sentences": len(support),
-            "support_words": sum(len(s.tokens) for s in support),
+            "support_words": sum(len(index) for index in self.decoder.indices.values()),
             "outside_margin": self.decoder.outside_margin,
         }
 
