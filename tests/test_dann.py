@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -308,6 +309,16 @@ def test_a_selection_window_skips_a_lone_early_spike_of_dev_f1(
         best.on_validation_end(trainer, module)  # type: ignore[arg-type]
     assert (best.best_epoch, best.best_f1) == (expected_epoch, curve[expected_epoch])
     assert best.best_state is not None
+
+
+def test_a_window_longer_than_early_stopping_patience_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = compose_model(
+        monkeypatch, ["model.selection_window=4", "model.early_stopping_patience=2"]
+    )
+    with pytest.raises(InstantiationException, match="early_stopping_patience >= 3"):
+        instantiate(cfg.model, labels=LABELS)
 
 
 @pytest.mark.parametrize(

@@ -196,6 +196,12 @@ class BertTagger(Tagger):
         self._trainer: Trainer | None = None
         self.seed = seed
         self.learning_curves: dict[str, list[float]] = {}
+        if selection_window > early_stopping_patience + 1:
+            raise ValueError(
+                f"model.selection_window={selection_window} needs "
+                f"model.early_stopping_patience >= {selection_window - 1}: early stopping would "
+                "end training before the first window of dev F1 is full"
+            )
 
     def examples(self, sentences: Sequence[Sentence], weight: float = 1.0) -> list[TaggingExample]:
         unknown = {s.label for sentence in sentences for s in sentence.spans} - set(self.labels)
