@@ -268,8 +268,9 @@ def test_fine_tuned_dann_selects_on_nearest_neighbour_dev_f1(
     assert tagger.predict(GOLD) == [s.tags for s in GOLD]
 
 
+@pytest.mark.parametrize("average_window", [False, True])
 def test_selection_window_keeps_the_epoch_ending_the_best_stretch_of_dev_f1(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, average_window: bool
 ) -> None:
     tagger, summary = fitted_tagger(
         monkeypatch,
@@ -279,6 +280,7 @@ def test_selection_window_keeps_the_epoch_ending_the_best_stretch_of_dev_f1(
             "trainer.min_epochs=4",
             "model.early_stopping_patience=10",
             "model.selection_window=2",
+            f"model.average_window={average_window}",
         ],
     )
     curve = tagger.learning_curves["joint_dev_f1"]
@@ -290,25 +292,51 @@ def test_selection_window_keeps_the_epoch_ending_the_best_stretch_of_dev_f1(
     assert summary["joint_best_dev_f1"] == curve[best]
 
 
-@pytest.mark.parametrize(("window", "expected_epoch"), [(1, 0), (3, 5)])
-def test_a_selection_window_skips_a_lone_early_spike_of_dev_f1(
-    window: int, expected_epoch: int
-) -> None:
-    """NCBI-Disease 4-type, DANN, seed 1: a 21-mention dev sample scored epoch 0 best."""
-    curve = [16.0, 10.0, 12.0, 14.0, 13.0, 15.0]
-    best = BestStateInMemory()
-    module = torch.nn.Linear(1, 1)
-    for epoch in range(len(curve)):
+# NCBI-Disease 4-type, DANN, seed 1: a 21-mention dev sample scored epoch 0 best.
+SPIKY_DEV_F1 = [16.0, 10.0, 12.0, 14.0, 13.0, 15.0]
+
+
+def replay_dev_f1(best: BestStateInMemory, window: int) -> None:
+    """Feed `SPIKY_DEV_F1` to `best` epoch by epoch; the module's weights and integer buffer
+    hold the epoch number, so the kept state shows which epochs it came from."""
+    module = torch.nn.Embedding(1, 1)
+    module.register_buffer("position_ids", torch.tensor([0]))
+    for epoch, f1 in enumerate(SPIKY_DEV_F1):
+        module.weight.data.fill_(float(epoch))
+        module.position_ids.fill_(epoch)
         metrics = {
-            "val_f1": curve[epoch],
-            "val_f1_selection": selection_score(curve[: epoch + 1], window),
+            "val_f1": f1,
+            "val_f1_selection": selection_score(SPIKY_DEV_F1[: epoch + 1], window),
         }
         trainer = SimpleNamespace(
             sanity_checking=False, callback_metrics=metrics, current_epoch=epoch
         )
         best.on_validation_end(trainer, module)  # type: ignore[arg-type]
-    assert (best.best_epoch, best.best_f1) == (expected_epoch, curve[expected_epoch])
+
+
+@pytest.mark.parametrize(("window", "expected_epoch"), [(1, 0), (3, 5)])
+def test_a_selection_window_skips_a_lone_early_spike_of_dev_f1(
+    window: int, expected_epoch: int
+) -> None:
+    best = BestStateInMemory(window)
+    replay_dev_f1(best, window)
+    assert (best.best_epoch, best.best_f1) == (expected_epoch, SPIKY_DEV_F1[expected_epoch])
     assert best.best_state is not None
+    assert best.best_state["weight"].item() == expected_epoch
+
+
+@pytest.mark.parametrize(("average_window", "expected_weight"), [(False, 5.0), (True, 4.0)])
+def test_average_window_keeps_the_mean_weights_of_the_chosen_window(
+    average_window: bool, expected_weight: float
+) -> None:
+    """Window 3 chooses epoch 5; averaging keeps the mean of epochs 3-5's weights."""
+    best = BestStateInMemory(window=3, average_window=average_window)
+    replay_dev_f1(best, 3)
+    assert best.best_epoch == 5
+    assert best.best_state is not None
+    assert best.best_state["weight"].item() == pytest.approx(expected_weight)
+    # integer buffers are not averaged: the chosen epoch's own
+    assert best.best_state["position_ids"].tolist() == [5]
 
 
 def test_a_window_longer_than_early_stopping_patience_is_refused(
