@@ -9,6 +9,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning
 from hydra.core.hydra_config import HydraConfig
@@ -23,6 +24,7 @@ from hilgen.data.types import Corpus, Sentence, TaggedPrediction
 from hilgen.evaluate.metrics import Scores, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
+from hilgen.evaluate.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
 from hilgen.io import atomic_write_text
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.tracking.mlflow_tracking import Tracker, config_as_dict, git_commit
@@ -203,6 +205,16 @@ def open_tracking(cfg: DictConfig, tags: dict[str, str]) -> tuple[Tracker, str |
     return tracker, parent
 
 
+def fit_tagger(
+    cfg: DictConfig, data: FewShotData, synthetic: SyntheticSet, output_dir: Path
+) -> tuple[Tagger, dict[str, Any]]:
+    """The configured model fitted on the gold sample plus `synthetic`, and its fit summary."""
+    tagger: Tagger = instantiate(cfg.model, labels=data.corpus.labels)
+    make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=output_dir)
+    training = TrainingData(data.sample.sentences, synthetic.to_sentences(), data.dev)
+    return tagger, tagger.fit(training, make_trainer)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one few-shot training job; return its metrics (dev and test scores)."""
     lightning.seed_everything(cfg.seed, workers=True)
@@ -216,10 +228,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         tracker.log_config(cfg)
         log_few_shot_data(tracker, data, output_dir)
         log_synthetic(tracker, synthetic, output_dir)
-        tagger: Tagger = instantiate(cfg.model, labels=data.corpus.labels)
-        make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=output_dir)
-        training = TrainingData(data.sample.sentences, synthetic.to_sentences(), data.dev)
-        summary = tagger.fit(training, make_trainer)
+        tagger, summary = fit_tagger(cfg, data, synthetic, output_dir)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
         for curve, values in tagger.learning_curves.items():
             for epoch, value in enumerate(values):
@@ -246,6 +255,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def check_with_teacher(
+    cfg: DictConfig, data: FewShotData, synthetic: SyntheticSet, output_dir: Path
+) -> dict[str, TeacherAgreement]:
+    """Fit the configured model on the gold sample alone and count where its tags on the
+    synthetic sentences agree with theirs (what consistency filtering would act on)."""
+    lightning.seed_everything(cfg.seed, workers=True)
+    teacher, _ = fit_tagger(cfg, data, SyntheticSet(), output_dir / "teacher")
+    try:
+        teacher_tags = teacher.predict(synthetic.to_sentences())
+    finally:
+        teacher.close()
+    return teacher_agreement(synthetic, teacher_tags)
+
+
 def generate(cfg: DictConfig) -> SyntheticSet:
     """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
     output_dir = Path(cfg.paths.output_dir)
@@ -259,8 +282,15 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         tracker.log_config(cfg)
         log_few_shot_data(tracker, data, output_dir)
         log_synthetic(tracker, synthetic, output_dir)
+        if cfg.teacher_check and len(synthetic):
+            agreement = check_with_teacher(cfg, data, synthetic, output_dir)
+            for kind, counts in agreement.items():
+                tracker.log_metrics(counts.as_metrics(kind))
     rows = sorted(synthetic.stats.items())
     print(format_table(["statistic", "value"], rows))
+    if cfg.teacher_check and len(synthetic):
+        print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
+        print(agreement_table(agreement))
     print(
         f"\n{len(synthetic)} synthetic sentences -> {output_dir / 'synthetic'} "
         f"(cache: {cache_file})"

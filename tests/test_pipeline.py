@@ -25,10 +25,10 @@ TINY = [
 ]
 
 
-def compose_train(overrides: list[str]):
+def compose_train(overrides: list[str], config_name: str = "train"):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=overrides)
+        return compose(config_name, overrides=overrides)
 
 
 def all_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
@@ -110,25 +110,28 @@ def test_variant_is_made_of_the_overrides_that_change_a_run() -> None:
     assert pipeline.variant_of(overrides[:7]) == ""
 
 
+def fixture_kb_generation(tmp_path: Path, tmp_tracking: list[str]) -> list[str]:
+    """Overrides for a tiny generation run from the fixture KB into `tmp_path`."""
+    return [
+        *TINY,
+        *tmp_tracking,
+        "augmenter=umls_synonyms",
+        "kb._target_=kb_fixture.demo_kb",
+        "~kb.data_dir",
+        "~kb.build_if_missing",
+        "linker._target_=kb_fixture.FixtureLinker",
+        "~linker.threshold",
+        f"paths.output_dir={tmp_path}/out",
+        f"paths.cache_dir={tmp_path}/cache",
+        f"paths.data_dir={Path(__file__).parents[1] / 'data'}",
+    ]
+
+
 def test_generation_is_cached_and_shared_with_training(
     tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
 ) -> None:
     """Second generation of the same (dataset, seed, augmenter, KB) is a cache hit."""
-    cfg = compose_train(
-        [
-            *TINY,
-            *tmp_tracking,
-            "augmenter=umls_synonyms",
-            "kb._target_=kb_fixture.demo_kb",
-            "~kb.data_dir",
-            "~kb.build_if_missing",
-            "linker._target_=kb_fixture.FixtureLinker",
-            "~linker.threshold",
-            f"paths.output_dir={tmp_path}/out",
-            f"paths.cache_dir={tmp_path}/cache",
-            f"paths.data_dir={Path(__file__).parents[1] / 'data'}",
-        ]
-    )
+    cfg = compose_train(fixture_kb_generation(tmp_path, tmp_tracking), config_name="generate")
     first = pipeline.generate(cfg)
     second = pipeline.generate(cfg)
     assert first.stats["cache_hit"] == 0
@@ -136,3 +139,22 @@ def test_generation_is_cached_and_shared_with_training(
     assert [s.sentence.tokens for s in first] == [s.sentence.tokens for s in second]
     assert (tmp_path / "out" / "synthetic" / "synthetic.conll").exists()
     assert len(list((tmp_path / "cache" / "synthetic").rglob("*.jsonl"))) == 1
+
+
+def test_teacher_check_counts_every_synthetic_sentence_and_logs_them(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, capsys
+) -> None:
+    """`generate.py teacher_check=true` fits the model on gold alone and logs its agreement."""
+    overrides = [*fixture_kb_generation(tmp_path, tmp_tracking), "teacher_check=true"]
+    cfg = compose_train(overrides, config_name="generate")
+    synthetic = pipeline.generate(cfg)
+    assert len(synthetic) > 0
+    assert "trained on the gold sample alone" in capsys.readouterr().out
+
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    metrics = run.data.metrics
+    counted = metrics["teacher/positive/sentences"] + metrics["teacher/negative/sentences"]
+    assert counted == len(synthetic)
+    assert 0 <= metrics["teacher/positive/agree"] <= metrics["teacher/positive/sentences"]
