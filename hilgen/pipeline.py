@@ -282,13 +282,16 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         tracker.log_config(cfg)
         log_few_shot_data(tracker, data, output_dir)
         log_synthetic(tracker, synthetic, output_dir)
-        if cfg.teacher_check and len(synthetic):
+        agreement: dict[str, TeacherAgreement] = {}
+        if cfg.teacher_check and not len(synthetic):
+            log.warning("teacher_check: the synthetic set is empty, there is nothing to check")
+        elif cfg.teacher_check:
             agreement = check_with_teacher(cfg, data, synthetic, output_dir)
             for kind, counts in agreement.items():
                 tracker.log_metrics(counts.as_metrics(kind))
     rows = sorted(synthetic.stats.items())
     print(format_table(["statistic", "value"], rows))
-    if cfg.teacher_check and len(synthetic):
+    if agreement:
         print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
         print(agreement_table(agreement))
     print(
