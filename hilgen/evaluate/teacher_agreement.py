@@ -2,8 +2,9 @@
 
 This is the measurement behind consistency filtering (drop the synthetic sentences a
 gold-trained model contradicts): before filtering on it, see how often the "teacher" agrees at
-all. Sentences are counted apart by kind, as they teach different things: `positive`
-sentences put new names in entity slots, `negative` ones put off-label KB names there, tagged O.
+all. Sentences are counted apart by kind, as they teach different things: `negative` ones put
+an off-label KB name in a mention's place, tagged O; every other sentence is `positive` (new
+names in entity slots, or an LLM's sentence).
 """
 
 from __future__ import annotations
