@@ -90,6 +90,14 @@ def test_repeated_runs_keep_the_newest() -> None:
     assert table.cells["none", "bert"].n == 3
 
 
+def test_seeds_restrict_cells_and_gains_to_those_seeds() -> None:
+    (table,) = build_tables(records(), seeds={1, 2})
+    cell = table.cells["umls_synonyms", "bert"]
+    assert cell.values_by_seed == {1: 20.0, 2: 21.0}
+    assert table.gains["umls_synonyms", "bert"].n_pairs == 2
+    assert build_tables(records(), seeds={9}) == []
+
+
 def test_variants_get_their_own_rows_and_their_own_baseline() -> None:
     def run(augmenter: str, seed: int, f1: float, variant: str = "") -> RunRecord:
         return RunRecord(

@@ -23,7 +23,7 @@ import os
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -316,8 +316,13 @@ def augmenter_sort_key(row: str) -> tuple[int, int, str, str]:
     return (1, 0, augmenter, variant)
 
 
-def build_tables(records: Sequence[RunRecord], metric: str = "test_f1") -> list[ReportTable]:
-    """One table per (dataset, shots, dev_set) from the records that have `metric`."""
+def build_tables(
+    records: Sequence[RunRecord], metric: str = "test_f1", seeds: Collection[int] | None = None
+) -> list[ReportTable]:
+    """One table per (dataset, shots, dev_set) from the records that have `metric`, only of
+    `seeds` when given: a 3-seed ablation is compared with the same seeds of a 5-seed table."""
+    if seeds is not None:
+        records = [r for r in records if r.seed in seeds]
     usable = [r for r in latest_per_seed(records) if metric in r.metrics]
     if len(usable) < len(records):
         log.info(
@@ -437,12 +442,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default outputs/report/<exp>)")
     parser.add_argument("--metric", default="test_f1")
     parser.add_argument("--no-log", action="store_true", help="do not log a report run")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="only runs of these seeds (default: every seed)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    tables = build_tables(fetch_records(args.tracking_uri, args.experiment), args.metric)
+    records = fetch_records(args.tracking_uri, args.experiment)
+    tables = build_tables(records, args.metric, args.seeds)
     if not tables:
-        print(f"error: no finished runs with {args.metric} in {args.experiment}", file=sys.stderr)
+        of_seeds = f" of seeds {args.seeds}" if args.seeds else ""
+        print(
+            f"error: no finished runs{of_seeds} with {args.metric} in {args.experiment}",
+            file=sys.stderr,
+        )
         return 1
     out_dir = args.out or root / "outputs" / "report" / args.experiment
     written = write_report(tables, args.experiment, out_dir)
