@@ -20,7 +20,12 @@ from hilgen.data.types import Sentence, Span
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models import dann
 from hilgen.models.base import TrainingData
-from hilgen.models.bert_tagger import BestStateInMemory, selection_score
+from hilgen.models.bert_tagger import (
+    BestStateInMemory,
+    collate,
+    selection_score,
+    supervised_contrastive_loss,
+)
 from hilgen.models.dann import (
     AbstractTransitions,
     DannTagger,
@@ -453,3 +458,42 @@ def test_flat_index_runs_on_the_gpu_with_faiss_gpu() -> None:
 def test_unknown_support_set_is_refused() -> None:
     with pytest.raises(ValueError, match="model.support must be one of"):
         DannTagger(["Disease"], encoder=None, optimizer=None, index=None, support="some")  # type: ignore[arg-type]
+
+
+def test_contrastive_loss_is_low_when_words_cluster_by_label() -> None:
+    vectors = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    clustered = supervised_contrastive_loss(vectors, torch.tensor([0, 0, 1, 1]), 0.1)
+    crossed = supervised_contrastive_loss(vectors, torch.tensor([0, 1, 0, 1]), 0.1)
+    assert clustered < 0.01 < 5.0 < crossed
+    # a word alone with its label is no anchor; with no anchor at all the loss is 0
+    assert supervised_contrastive_loss(vectors[:3], torch.tensor([0, 1, 2]), 0.1) == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_dann_training_loss_adds_the_weighted_contrastive_loss_over_io_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`model.contrastive_weight` reaches the module DANN fine-tunes, over IO labels."""
+    modules = []
+    for weight in (0.0, 0.5):
+        cfg = compose_model(
+            monkeypatch, ["model.dropout=0.0", f"model.contrastive_weight={weight}"]
+        )
+        tagger: DannTagger = instantiate(cfg.model, labels=LABELS)
+        assert tagger.finetuner is not None
+        modules.append(tagger.finetuner.module)
+    plain, weighted = modules
+    weighted.encoder, weighted.classifier = plain.encoder, plain.classifier
+    plain.encoder.eval()  # no dropout inside the encoder: both modules see the same vectors
+    batch = collate(tagger.finetuner.examples(GOLD))
+    with torch.no_grad():
+        vectors = torch.cat(plain.word_vectors(batch.tokens))
+        # B-Disease and I-Disease are one label for the nearest-neighbour decoder
+        io_labels = [tag.split("-")[-1] for s in GOLD for tag in s.tags]
+        ids = {label: i for i, label in enumerate(dict.fromkeys(io_labels))}
+        expected = supervised_contrastive_loss(
+            vectors, torch.tensor([ids[label] for label in io_labels]), 0.1
+        )
+        difference = weighted.training_step(batch, 0) - plain.training_step(batch, 0)
+    assert expected > 0
+    assert difference == pytest.approx(0.5 * float(expected), rel=1e-4)

@@ -8,6 +8,7 @@ few real sentences keep the last word.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from hilgen.data.iob import labels_to_tagset
+from hilgen.data.iob import OUTSIDE, labels_to_tagset, split_tag
 from hilgen.data.types import Sentence
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
@@ -50,6 +51,26 @@ def selection_score(dev_f1_per_epoch: Sequence[float], window: int) -> float:
     return sum(dev_f1_per_epoch[-window:]) / window
 
 
+def supervised_contrastive_loss(
+    vectors: torch.Tensor, labels: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) over the word vectors of a batch: each
+    word is pulled toward the other words of its label and pushed from the rest, by cosine
+    similarity. That is the geometry a nearest-neighbour decoder searches; a linear head only
+    needs the labels to be separable. Words with no other word of their label in the batch are
+    not anchors; 0 when no word has one."""
+    unit = nn.functional.normalize(vectors, dim=-1)
+    self_pairs = torch.eye(len(unit), dtype=torch.bool, device=unit.device)
+    logits = (unit @ unit.T / temperature).masked_fill(self_pairs, -math.inf)
+    log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~self_pairs
+    anchors = positives.any(dim=1)
+    if not anchors.any():
+        return vectors.new_zeros(())
+    positive_log_probs = log_probs.masked_fill(~positives, 0.0).sum(dim=1)
+    return -(positive_log_probs[anchors] / positives.sum(dim=1)[anchors]).mean()
+
+
 def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
     return TaggingBatch(
         tokens=[e.tokens for e in examples],
@@ -60,7 +81,10 @@ def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
 
 class TokenClassifierModule(LightningModule):
     """Encoder + dropout + linear layer over word vectors; logs dev F1 (`val_f1`) each epoch and
-    the score that selects the epoch (`val_f1_selection`, see `log_dev_f1`)."""
+    the score that selects the epoch (`val_f1_selection`, see `log_dev_f1`). With a
+    `contrastive_weight`, the loss adds that times `supervised_contrastive_loss` over the
+    batch's word vectors with IO labels (B-X and I-X alike, as the nearest-neighbour decoder
+    sees them)."""
 
     def __init__(
         self,
@@ -70,8 +94,16 @@ class TokenClassifierModule(LightningModule):
         dropout: float = 0.1,
         decoding: str = "viterbi",
         selection_window: int = 1,
+        contrastive_weight: float = 0.0,
+        contrastive_temperature: float = 0.1,
     ) -> None:
         super().__init__()
+        if contrastive_temperature <= 0:
+            raise ValueError(
+                f"model.contrastive_temperature must be > 0, got {contrastive_temperature}"
+            )
+        self.contrastive_weight = contrastive_weight
+        self.contrastive_temperature = contrastive_temperature
         if selection_window < 1:
             raise ValueError(f"model.selection_window must be >= 1, got {selection_window}")
         self.selection_window = selection_window
@@ -82,16 +114,28 @@ class TokenClassifierModule(LightningModule):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.hidden_size, len(tagset))
         self.decoder = IOB2Decoder(tagset, decoding)
+        io_labels = [OUTSIDE if t == OUTSIDE else split_tag(t)[1] for t in tagset]
+        io_index = {label: i for i, label in enumerate(dict.fromkeys(io_labels))}
+        self.register_buffer(
+            "io_label_of_tag",
+            torch.tensor([io_index[label] for label in io_labels]),
+            persistent=False,
+        )
         self._dev_gold: list[list[str]] = []
         self._dev_pred: list[list[str]] = []
 
-    def word_log_probs(self, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
-        windows = self.encoder.windows(tokens)
-        vectors = self.encoder.word_vectors(windows, [len(t) for t in tokens])
+    def word_vectors(self, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        return self.encoder.word_vectors(self.encoder.windows(tokens), [len(t) for t in tokens])
+
+    def log_probs(self, vectors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [torch.log_softmax(self.classifier(self.dropout(v)), dim=-1) for v in vectors]
 
+    def word_log_probs(self, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        return self.log_probs(self.word_vectors(tokens))
+
     def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
-        log_probs = self.word_log_probs(batch.tokens)
+        vectors = self.word_vectors(batch.tokens)
+        log_probs = self.log_probs(vectors)
         losses = torch.stack(
             [
                 nn.functional.nll_loss(lp, tags.to(lp.device), reduction="sum")
@@ -101,6 +145,13 @@ class TokenClassifierModule(LightningModule):
         weights = batch.weights.to(losses.device)
         n_words = sum(len(t) for t in batch.tokens)
         loss = (losses * weights).sum() / max(n_words, 1)
+        if self.contrastive_weight:
+            tag_ids = torch.cat(batch.tag_ids).to(self.io_label_of_tag.device)
+            contrastive = supervised_contrastive_loss(
+                torch.cat(vectors), self.io_label_of_tag[tag_ids], self.contrastive_temperature
+            )
+            self.log("train_contrastive_loss", contrastive, batch_size=len(batch.tokens))
+            loss = loss + self.contrastive_weight * contrastive
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch.tokens))
         return loss
 
@@ -198,6 +249,8 @@ class BertTagger(Tagger):
         decoding: str = "viterbi",
         selection_window: int = 1,
         average_window: bool = False,
+        contrastive_weight: float = 0.0,
+        contrastive_temperature: float = 0.1,
         synthetic_weight: float = 1.0,
         gold_upsample: int = 1,
         gold_only_epochs: int = 0,
@@ -215,6 +268,8 @@ class BertTagger(Tagger):
             dropout=dropout,
             decoding=decoding,
             selection_window=selection_window,
+            contrastive_weight=contrastive_weight,
+            contrastive_temperature=contrastive_temperature,
         )
         self.average_window = average_window
         self.batch_size = batch_size

@@ -277,14 +277,14 @@ class NearestNeighbourSelectedModule(TokenClassifierModule):
             base.make_optimizer,
             dropout=base.dropout.p,
             selection_window=base.selection_window,
+            contrastive_weight=base.contrastive_weight,
+            contrastive_temperature=base.contrastive_temperature,
         )
         self.build_decoder = build_decoder
         self._dev_vectors: list[np.ndarray] = []
 
     def validation_step(self, batch: TaggingBatch, batch_idx: int) -> None:
-        vectors = self.encoder.word_vectors(
-            self.encoder.windows(batch.tokens), [len(t) for t in batch.tokens]
-        )
+        vectors = self.word_vectors(batch.tokens)
         self._dev_vectors += [v.to("cpu", torch.float32).numpy() for v in vectors]
         self._dev_gold += [[self.tagset[i] for i in tags.tolist()] for tags in batch.tag_ids]
 
