@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from hilgen.data.iob import tags_to_spans
+from hilgen.data.iob import io_tags, tags_to_spans
 from hilgen.data.types import Sentence, Span
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models import dann
@@ -30,7 +30,6 @@ from hilgen.models.dann import (
     AbstractTransitions,
     DannTagger,
     NearestNeighbourDecoder,
-    io_tags,
 )
 from hilgen.models.nn_index import NearestNeighbourIndex, import_faiss
 
@@ -489,7 +488,7 @@ def test_dann_training_loss_adds_the_weighted_contrastive_loss_over_io_labels(
     with torch.no_grad():
         vectors = torch.cat(plain.word_vectors(batch.tokens))
         # B-Disease and I-Disease are one label for the nearest-neighbour decoder
-        io_labels = [tag.split("-")[-1] for s in GOLD for tag in s.tags]
+        io_labels = [tag for s in GOLD for tag in io_tags(s.tags)]
         ids = {label: i for i, label in enumerate(dict.fromkeys(io_labels))}
         expected = supervised_contrastive_loss(
             vectors, torch.tensor([ids[label] for label in io_labels]), 0.1

@@ -76,6 +76,13 @@ def normalise_tags(tags: Sequence[str]) -> list[str]:
     return out
 
 
+def io_tags(tags: Sequence[str]) -> list[str]:
+    """IO tags (`O`, `I-X`) from IOB2/IOB1/BIOES tags: the entity boundary is dropped.
+
+    `normalise_tags` reads IO tags back as IOB2: a run of equal `I-X` is one entity."""
+    return [OUTSIDE if tag == OUTSIDE else f"I-{split_tag(tag)[1]}" for tag in tags]
+
+
 def labels_to_tagset(labels: Sequence[str]) -> list[str]:
     """The IOB2 tag vocabulary for a label set, `O` first, then B-/I- per label in order."""
     tagset = [OUTSIDE]

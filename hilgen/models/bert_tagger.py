@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from hilgen.data.iob import OUTSIDE, labels_to_tagset, split_tag
+from hilgen.data.iob import io_tags, labels_to_tagset
 from hilgen.data.types import Sentence
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
@@ -114,12 +114,10 @@ class TokenClassifierModule(LightningModule):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.hidden_size, len(tagset))
         self.decoder = IOB2Decoder(tagset, decoding)
-        io_labels = [OUTSIDE if t == OUTSIDE else split_tag(t)[1] for t in tagset]
-        io_index = {label: i for i, label in enumerate(dict.fromkeys(io_labels))}
+        io_tagset = io_tags(tagset)
+        io_index = {tag: i for i, tag in enumerate(dict.fromkeys(io_tagset))}
         self.register_buffer(
-            "io_label_of_tag",
-            torch.tensor([io_index[label] for label in io_labels]),
-            persistent=False,
+            "io_label_of_tag", torch.tensor([io_index[t] for t in io_tagset]), persistent=False
         )
         self._dev_gold: list[list[str]] = []
         self._dev_pred: list[list[str]] = []

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hilgen.data.iob import OUTSIDE, normalise_tags, split_tag
+from hilgen.data.iob import OUTSIDE, io_tags, normalise_tags
 from hilgen.data.types import Sentence
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
@@ -50,13 +50,6 @@ SELECTIONS = ("nearest_neighbour", "classifier")
 IndexFactory = Callable[..., NearestNeighbourIndex]
 # Test words searched per FAISS call (32k words x 1,024 dims float32 = 128 MiB of queries).
 SEARCH_CHUNK_WORDS = 32_768
-
-
-def io_tags(tags: Sequence[str]) -> list[str]:
-    """IO tags (`O`, `I-X`) from IOB2/IOB1/BIOES tags: the entity boundary is dropped.
-
-    `normalise_tags` reads IO tags back as IOB2: a run of equal `I-X` is one entity."""
-    return [OUTSIDE if tag == OUTSIDE else f"I-{split_tag(tag)[1]}" for tag in tags]
 
 
 def io_tagset(labels: Sequence[str]) -> list[str]:
