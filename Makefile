@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-e2e test-slow test-gpu test-all venv data kb lint bench table mlflow-ui
+.PHONY: run test test-e2e test-slow test-gpu test-all venv data kb lint bench table table2-dann mlflow-ui
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,17 @@ table: data kb
 	$(BIN)/python ensemble.py ensemble=union tracking.experiment=main-$(DATASET) select.augmenters=[hilgen]
 	$(BIN)/python ensemble.py ensemble=best tracking.experiment=main-$(DATASET)
 	$(BIN)/python -m hilgen.evaluate.report --experiment main-$(DATASET)
+
+# The paper's Table 2 for DANN: no augmentation, each KB augmenter alone, and the ensembles of
+# the KB augmenters' DANN runs (vote, union, dev-chosen best), 5 seeds, then the table.
+KB_AUGMENTERS := hilgen,umls_synonyms,umls_related,umls_parents_children,umls_siblings
+table2-dann: data kb
+	$(BIN)/python train.py -m experiment=table2 dataset=$(DATASET) model=dann augmenter=none,$(KB_AUGMENTERS)
+	for rule in vote union best; do \
+	  $(BIN)/python ensemble.py ensemble=$$rule tracking.experiment=table2-$(DATASET) \
+	    'select.models=[dann]' 'select.augmenters=[$(KB_AUGMENTERS)]' || exit 1; \
+	done
+	$(BIN)/python -m hilgen.evaluate.report --experiment table2-$(DATASET)
 
 lint: venv
 	$(BIN)/ruff check .
