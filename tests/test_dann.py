@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from hilgen.data.iob import io_tags, tags_to_spans
+from hilgen.data.iob import io_tags, normalise_tags, tags_to_spans
 from hilgen.data.types import Sentence, Span
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models import dann
@@ -148,6 +148,34 @@ def test_outside_margin_keeps_words_only_slightly_closer_to_an_entity_as_o() -> 
     assert one_hot_decoder().decode(similarities) == ["B-Disease", "I-Disease"]
     assert one_hot_decoder(outside_margin=0.1).decode(similarities) == ["O", "B-Disease"]
     assert similarities[0, 0] == 0.50  # the caller's scores are left alone
+
+
+def test_classifier_weight_mixes_head_probabilities_into_the_neighbours_label_distribution() -> (
+    None
+):
+    # both words lean to Disease by similarity; the head is sure the first is Chemical
+    similarities = torch.tensor([[0.1, 0.9, 0.1], [0.1, 0.9, 0.1]])
+    head = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+
+    def classifier(vectors: torch.Tensor) -> torch.Tensor:
+        return head[: len(vectors)]
+
+    def decoder(weight: float) -> NearestNeighbourDecoder:
+        return one_hot_decoder(classifier=classifier, classifier_weight=weight)
+
+    assert decoder(0.0).classifier_probabilities(np.zeros((2, 3), np.float32)) is None
+    assert decoder(0.0).decode(similarities, None) == ["B-Disease", "I-Disease"]
+    assert decoder(1.0).decode(similarities, head) == ["B-Chemical", "B-Disease"]
+    # softmax(0.8 / 0.05) puts nearly all the neighbours' mass on Disease: 0.4 of the head's
+    # certainty does not overturn it, 0.6 does
+    assert decoder(0.4).decode(similarities, head) == ["B-Disease", "I-Disease"]
+    assert decoder(0.6).decode(similarities, head) == ["B-Chemical", "B-Disease"]
+    stacked = np.stack([np.eye(3, dtype=np.float32)[1]] * 2)
+    assert decoder(0.6).decode_batch([stacked[:1], stacked[1:]]) == [["B-Chemical"], ["B-Disease"]]
+    with pytest.raises(ValueError, match=r"classifier_weight must be in \[0, 1\]"):
+        decoder(1.5)
+    with pytest.raises(ValueError, match="needs a fine-tuned classifier head"):
+        one_hot_decoder(classifier_weight=0.5)
 
 
 def test_abstract_transitions_are_counted_from_io_tags() -> None:
@@ -432,6 +460,40 @@ def test_structshot_dann_with_classifier_selection_emits_valid_iob2(
         # valid IOB2: the strict reading keeps every predicted I- tag
         covered = sum(span.end - span.start for span in tags_to_spans(tags))
         assert covered == sum(tag != "O" for tag in tags)
+
+
+def test_dann_with_classifier_weight_one_tags_like_its_fine_tuned_head(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch, tmp_path, ["model.classifier_weight=1.0", "model.decoding=nnshot"]
+    )
+    module = tagger.finetuner.module  # type: ignore[union-attr]
+    probabilities = tagger.head_io_probabilities(torch.randn(4, module.encoder.hidden_size))
+    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))
+    # NNShot keeps each word's best IO label by the head (no dropout): B-X and I-X summed
+    module.eval()
+    with torch.inference_mode():
+        log_probs = module.word_log_probs([s.tokens for s in DEV])
+    expected = []
+    for sentence_log_probs in log_probs:
+        by_label = {
+            tag: sentence_log_probs[:, [io == tag for io in io_tags(module.tagset)]].exp().sum(1)
+            for tag in ["O", "I-Disease", "I-Chemical"]
+        }
+        best = torch.stack(list(by_label.values()), dim=1).argmax(dim=1).tolist()
+        expected.append(normalise_tags([list(by_label)[i] for i in best]))
+    assert tagger.predict(DEV) == expected
+    assert summary["joint_best_dev_f1"] == pytest.approx(
+        score_tags([s.tags for s in DEV], expected).f1
+    )
+    with pytest.raises(Exception, match="classifier_weight > 0 needs model.finetune=true"):
+        instantiate(
+            compose_model(
+                monkeypatch, ["model.finetune=false", "model.classifier_weight=0.5"]
+            ).model,
+            labels=LABELS,
+        )
 
 
 def test_bad_options_and_unfitted_predict_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -114,10 +114,11 @@ class TokenClassifierModule(LightningModule):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.hidden_size, len(tagset))
         self.decoder = IOB2Decoder(tagset, decoding)
-        io_tagset = io_tags(tagset)
-        io_index = {tag: i for i, tag in enumerate(dict.fromkeys(io_tagset))}
+        io_index = {tag: i for i, tag in enumerate(self.io_tagset)}
         self.register_buffer(
-            "io_label_of_tag", torch.tensor([io_index[t] for t in io_tagset]), persistent=False
+            "io_label_of_tag",
+            torch.tensor([io_index[t] for t in io_tags(tagset)]),
+            persistent=False,
         )
         self._dev_gold: list[list[str]] = []
         self._dev_pred: list[list[str]] = []
@@ -130,6 +131,19 @@ class TokenClassifierModule(LightningModule):
 
     def word_log_probs(self, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         return self.log_probs(self.word_vectors(tokens))
+
+    @property
+    def io_tagset(self) -> list[str]:
+        """The IO tags (B-X and I-X merged into I-X), in the order of `io_label_of_tag`."""
+        return list(dict.fromkeys(io_tags(self.tagset)))
+
+    def io_probabilities(self, vectors: torch.Tensor) -> torch.Tensor:
+        """[n_words, n_io_tags] head probabilities of [n_words, hidden] word vectors, B-X and
+        I-X summed (`io_tagset` order), without dropout: what the nearest-neighbour decoder can
+        mix in."""
+        probabilities = torch.softmax(self.classifier(vectors), dim=-1)
+        merged = probabilities.new_zeros((len(vectors), len(self.io_tagset)))
+        return merged.index_add_(1, self.io_label_of_tag, probabilities)
 
     def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
         vectors = self.word_vectors(batch.tokens)

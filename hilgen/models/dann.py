@@ -48,6 +48,8 @@ DECODINGS = ("nnshot", "structshot")
 SUPPORT_SETS = ("all", "gold", "synthetic_entities")
 SELECTIONS = ("nearest_neighbour", "classifier")
 IndexFactory = Callable[..., NearestNeighbourIndex]
+# [n_words, hidden] word vectors -> [n_words, n_io_tags] probabilities, `io_tagset` order.
+WordClassifier = Callable[[torch.Tensor], torch.Tensor]
 # Test words searched per FAISS call (32k words x 1,024 dims float32 = 128 MiB of queries).
 SEARCH_CHUNK_WORDS = 32_768
 
@@ -131,15 +133,24 @@ class NearestNeighbourDecoder:
         transitions: AbstractTransitions | None = None,
         transition_scale: float = 1.0,
         outside_margin: float = 0.0,
+        classifier: WordClassifier | None = None,
+        classifier_weight: float = 0.0,
     ) -> None:
         """`support_vectors` maps IO tags to [n, dim] float32 word vectors; they may be
         normalised in place. `structshot` needs `transitions`. `outside_margin` is added to
         every word's similarity to the O support words: a word must be that much closer to an
-        entity's support words before it is tagged as one."""
+        entity's support words before it is tagged as one. With a `classifier` (the fine-tuned
+        linear head), each word's label distribution is (1 - w) softmax(similarity /
+        temperature) + w classifier probabilities, w = `classifier_weight` (kNN-NER's
+        interpolation, Wang et al. 2022); NNShot then takes that mixture's best label."""
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}; expected one of {DECODINGS}")
         if decoding == "structshot" and transitions is None:
             raise ValueError("structshot decoding needs transitions estimated from the support")
+        if not 0.0 <= classifier_weight <= 1.0:
+            raise ValueError(f"model.classifier_weight must be in [0, 1], got {classifier_weight}")
+        if classifier_weight and classifier is None:
+            raise ValueError("model.classifier_weight > 0 needs a fine-tuned classifier head")
         self.tagset = io_tagset(labels)
         unknown = set(support_vectors) - set(self.tagset)
         if unknown:
@@ -154,6 +165,8 @@ class NearestNeighbourDecoder:
         self.decoding = decoding
         self.temperature = temperature
         self.outside_margin = outside_margin
+        self.classifier = classifier if classifier_weight else None
+        self.classifier_weight = classifier_weight
         if transitions is not None:
             log_transitions, log_start = transitions.log_scores(len(labels))
             self.transitions = transition_scale * log_transitions
@@ -169,29 +182,61 @@ class NearestNeighbourDecoder:
                 scores[:, column] = torch.from_numpy(best[:, 0])
         return scores
 
-    def decode(self, similarities: torch.Tensor) -> list[str]:
-        """IOB2 tags for one sentence's [n_words, n_io_tags] similarities."""
+    def classifier_probabilities(self, vectors: np.ndarray) -> torch.Tensor | None:
+        """[n_words, n_io_tags] probabilities of the classifier head; None without one."""
+        if self.classifier is None:
+            return None
+        return self.classifier(torch.from_numpy(vectors)).to("cpu", torch.float32)
+
+    def decode(
+        self, similarities: torch.Tensor, classifier_probabilities: torch.Tensor | None = None
+    ) -> list[str]:
+        """IOB2 tags for one sentence's [n_words, n_io_tags] similarities (and, with a
+        classifier, its probabilities for the same words)."""
         if self.outside_margin:
             similarities = similarities.clone()
             similarities[:, 0] += self.outside_margin  # column 0 is O (`io_tagset`)
-        if self.decoding == "nnshot":
-            path = similarities.argmax(dim=-1).tolist()
+        if classifier_probabilities is None:
+            scores = torch.log_softmax(similarities / self.temperature, dim=-1)
         else:
-            emissions = torch.log_softmax(similarities / self.temperature, dim=-1)
-            path = viterbi_decode(emissions, self.transitions, self.start)
+            mixture = (1 - self.classifier_weight) * torch.softmax(
+                similarities / self.temperature, dim=-1
+            ) + self.classifier_weight * classifier_probabilities
+            scores = mixture.log()
+        if self.decoding == "nnshot":
+            path = scores.argmax(dim=-1).tolist()
+        else:
+            path = viterbi_decode(scores, self.transitions, self.start)
         return normalise_tags([self.tagset[i] for i in path])
 
     def decode_batch(self, vectors: Sequence[np.ndarray]) -> list[list[str]]:
         """Tags for several sentences' word vectors, searched in one call."""
         if not vectors:
             return []
+        stacked = np.concatenate(vectors)
         return self.decode_similarities(
-            self.similarities(np.concatenate(vectors)), [len(v) for v in vectors]
+            self.similarities(stacked),
+            [len(v) for v in vectors],
+            self.classifier_probabilities(stacked),
         )
 
-    def decode_similarities(self, similarities: torch.Tensor, sizes: list[int]) -> list[list[str]]:
+    def decode_similarities(
+        self,
+        similarities: torch.Tensor,
+        sizes: list[int],
+        classifier_probabilities: torch.Tensor | None = None,
+    ) -> list[list[str]]:
         """Tags for several sentences' stacked similarities (`sizes` words each)."""
-        return [self.decode(part) for part in torch.split(similarities, sizes)]
+        if classifier_probabilities is None:
+            return [self.decode(part) for part in torch.split(similarities, sizes)]
+        return [
+            self.decode(part, probabilities)
+            for part, probabilities in zip(
+                torch.split(similarities, sizes),
+                torch.split(classifier_probabilities, sizes),
+                strict=True,
+            )
+        ]
 
 
 @contextmanager
@@ -314,6 +359,7 @@ class DannTagger(Tagger):
         embed_batch_size: int = 64,
         support: str = "all",
         outside_margins: Sequence[float] = (0.0,),
+        classifier_weight: float = 0.0,
         **finetuning: Any,
     ) -> None:
         if support not in SUPPORT_SETS:
@@ -324,6 +370,8 @@ class DannTagger(Tagger):
             raise ValueError(f"model.selection must be one of {SELECTIONS}, got {selection!r}")
         if not outside_margins:
             raise ValueError("model.outside_margins needs at least one value (e.g. [0.0])")
+        if classifier_weight and not finetune:
+            raise ValueError("model.classifier_weight > 0 needs model.finetune=true (a head)")
         self.labels = list(labels)
         self.support = support
         self.outside_margins = sorted(outside_margins, key=abs)
@@ -332,6 +380,7 @@ class DannTagger(Tagger):
         self.temperature = temperature
         self.transition_scale = transition_scale
         self.embed_batch_size = embed_batch_size
+        self.classifier_weight = classifier_weight
         self.finetuner: BertTagger | None = None
         if finetune:
             self.finetuner = BertTagger(self.labels, encoder, optimizer, **finetuning)
@@ -365,7 +414,18 @@ class DannTagger(Tagger):
             self.temperature,
             self.transitions,
             self.transition_scale,
+            classifier=self.head_io_probabilities if self.classifier_weight else None,
+            classifier_weight=self.classifier_weight,
         )
+
+    def head_io_probabilities(self, vectors: torch.Tensor) -> torch.Tensor:
+        """The fine-tuned head's IO probabilities of CPU word vectors, in `io_tagset` order."""
+        assert self.finetuner is not None  # classifier_weight > 0 requires fine-tuning
+        module = self.finetuner.module
+        device = next(module.classifier.parameters()).device
+        columns = [module.io_tagset.index(tag) for tag in io_tagset(self.labels)]
+        with torch.inference_mode():
+            return module.io_probabilities(vectors.to(device))[:, columns]
 
     def _decoder_on_module_device(self, encoder: WordEncoder) -> NearestNeighbourDecoder:
         return self.build_decoder(next(encoder.parameters()).device)
@@ -414,14 +474,16 @@ class DannTagger(Tagger):
             ):
                 for index, sentence_vectors in zip(indices, batch, strict=True):
                     vectors[index] = sentence_vectors
-        similarities = decoder.similarities(np.concatenate(vectors))
+        stacked = np.concatenate(vectors)
+        similarities = decoder.similarities(stacked)
+        probabilities = decoder.classifier_probabilities(stacked)
         sizes = [len(s.tokens) for s in dev]
         gold = [s.tags for s in dev]
         f1_by_margin: dict[float, float] = {}
         for margin in self.outside_margins:
             decoder.outside_margin = margin
             f1_by_margin[margin] = score_tags(
-                gold, decoder.decode_similarities(similarities, sizes)
+                gold, decoder.decode_similarities(similarities, sizes, probabilities)
             ).f1
         best = max(self.outside_margins, key=lambda m: f1_by_margin[m])
         log.info("O margin by dev F1: %s -> %.3f", f1_by_margin, best)
