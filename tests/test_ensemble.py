@@ -285,6 +285,7 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
         assert run.data.tags["hilgen.ensemble.inputs"].split(",") == inputs[seed]
         assert run.data.tags["augmenter"] == "ensemble_best"
         assert run.data.tags["model"] == "bert"
+        assert "variant" not in run.data.tags  # default-settings members
         assert run.data.metrics["dev_f1"] == 100.0 and run.data.metrics["test_f1"] == 0.0
         assert "intersection(a0/bert" in run.data.tags["hilgen.ensemble.chosen"]
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "predictions")}
@@ -292,3 +293,26 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
         parent = client.get_run(run.data.tags["mlflow.parentRunId"])
         assert parent.data.tags["hilgen.role"] == "ensemble_summary"
     assert (tmp_path / "out" / "summary.md").is_file()
+
+
+def test_an_ensemble_of_ablation_runs_carries_their_variant(
+    tmp_path: Path, tmp_tracking: list[str]
+) -> None:
+    """Its report row then sits beside its members' (`ensemble_vote [x=1]`), apart from the
+    ensemble of default-settings runs."""
+    variant = "model.gold_upsample=4"
+    cfg = compose_ensemble(
+        [*tmp_tracking, "tracking.experiment=fake", f"paths.output_dir={tmp_path}/out"]
+        + [f"select.variant='{variant}'"]
+    )
+    tracker = instantiate(cfg.tracking)
+    tracker.setup()
+    dev, test = dev_and_test_members()
+    protocol = {"dataset": "toy", "shots": "5", "dev_set": "kshot", "model": "bert", "seed": "1"}
+    for i in range(2):
+        tags = protocol | {"augmenter": f"a{i}", "variant": variant}
+        log_fake_run(tracker, tmp_path, tags, dev[i], test[i])
+    run_ensembles(cfg)
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    (seed_run,) = client.search_runs([tracker.experiment_id], "tags.`hilgen.role` = 'ensemble'")
+    assert seed_run.data.tags["variant"] == variant

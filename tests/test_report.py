@@ -172,6 +172,29 @@ class FakeRun:
         self.data = type("Data", (), {"tags": tags, "metrics": metrics})()
 
 
+def test_ensembles_over_different_member_sets_keep_a_row_each() -> None:
+    tags = {"dataset": "d", "augmenter": "ensemble_vote", "model": "dann", "seed": "1"}
+    ensemble = tags | {"hilgen.role": "ensemble", "shots": "5"}
+    runs = [
+        FakeRun("none", tags | {"augmenter": "none", "shots": "5"}, {"test_f1": 1.0}),
+        FakeRun("of-hilgen", ensemble | {"hilgen.ensemble.augmenters": "hilgen"}, {"test_f1": 2.0}),
+        FakeRun("of-kb", ensemble | {"hilgen.ensemble.augmenters": "a+b"}, {"test_f1": 3.0}),
+        FakeRun("bert", ensemble | {"model": "bert", "hilgen.ensemble.augmenters": "a"}, {}),
+    ]
+    rows = {r.run_id: r.row for r in records_from_runs(runs)}
+    # the BERT ensemble and the baseline have no other member set to tell apart
+    assert rows == {
+        "none": "none",
+        "of-hilgen": "ensemble_vote of hilgen",
+        "of-kb": "ensemble_vote of a+b",
+        "bert": "ensemble_vote",
+    }
+    (table,) = build_tables(records_from_runs(runs))
+    assert table.cells["ensemble_vote of a+b", "dann"].mean == 3.0
+    assert table.cells["ensemble_vote of hilgen", "dann"].mean == 2.0
+    assert table.gains["ensemble_vote of a+b", "dann"].gain == 2.0
+
+
 def test_records_skip_sweeps_summaries_and_reports() -> None:
     tags = {"dataset": "d", "augmenter": "none", "model": "bert", "seed": "1", "shots": "5"}
     runs = [

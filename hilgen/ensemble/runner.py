@@ -163,6 +163,9 @@ def run_ensembles(cfg: DictConfig) -> dict[str, float]:
         "hilgen.ensemble.augmenters": "+".join(augmenters),
         "git_commit": git_commit(Path(cfg.paths.root_dir)),
     }
+    if selection.variant:
+        # the members' ablation variant: the ensemble's row sits beside theirs, not the default's
+        tags["variant"] = selection.variant
     test_mean, test_sd = mean_sd([r.test_scores.f1 for r in results])
     summary = {"test_f1_mean": test_mean, "n_seeds": float(len(results))}
     if test_sd is not None:

@@ -24,7 +24,7 @@ import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,10 +72,14 @@ class RunRecord:
     start_time: int = 0
     # The run's ablation variant (its non-default overrides); empty for a default run.
     variant: str = ""
+    # An ensemble's member augmenters (`a+b`), set only where ensembles of one rule and model
+    # were built over different member sets, so that each set keeps its own row.
+    member_set: str = ""
 
     @property
     def row(self) -> str:
-        return row_label(self.augmenter, self.variant)
+        augmenter = f"{self.augmenter} of {self.member_set}" if self.member_set else self.augmenter
+        return row_label(augmenter, self.variant)
 
 
 @dataclass(frozen=True)
@@ -385,12 +389,17 @@ def write_report(tables: Sequence[ReportTable], experiment: str, out_dir: Path) 
 
 def records_from_runs(runs: Sequence[Run]) -> list[RunRecord]:
     """Records of finished train and ensemble runs; sweep parents, summaries and reports are
-    skipped (they carry another `hilgen.role`)."""
+    skipped (they carry another `hilgen.role`). Ensembles of one rule and model built over
+    different member augmenters (e.g. over hilgen BERT + DANN, and over the five KB augmenters'
+    DANN runs) get a row per member set instead of the newest replacing the others."""
     records: list[RunRecord] = []
+    members_of_run: dict[str, str] = {}
     for run in runs:
         tags = run.data.tags
         if tags.get("hilgen.role", "ensemble") != "ensemble" or "seed" not in tags:
             continue
+        if tags.get("hilgen.role") == "ensemble":
+            members_of_run[run.info.run_id] = tags.get("hilgen.ensemble.augmenters", "")
         records.append(
             RunRecord(
                 run_id=run.info.run_id,
@@ -405,7 +414,28 @@ def records_from_runs(runs: Sequence[Run]) -> list[RunRecord]:
                 variant=tags.get("variant", ""),
             )
         )
-    return records
+    member_sets: defaultdict[tuple[str, ...], set[str]] = defaultdict(set)
+    for record in records:
+        if record.run_id in members_of_run:
+            member_sets[ensemble_kind(record)].add(members_of_run[record.run_id])
+    return [
+        replace(record, member_set=members_of_run[record.run_id])
+        if record.run_id in members_of_run and len(member_sets[ensemble_kind(record)]) > 1
+        else record
+        for record in records
+    ]
+
+
+def ensemble_kind(record: RunRecord) -> tuple[str, ...]:
+    """What makes two ensemble runs the same table row but for their members."""
+    return (
+        record.dataset,
+        record.shots,
+        record.dev_set,
+        record.augmenter,
+        record.model,
+        record.variant,
+    )
 
 
 def fetch_records(tracking_uri: str, experiment: str) -> list[RunRecord]:
