@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from conftest import CONF
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.tracking import MlflowClient
 
 from hilgen.data.iob import split_tag
@@ -24,7 +26,7 @@ from hilgen.ensemble.combine import (
     dev_f1_weights,
 )
 from hilgen.ensemble.runner import ensemble_seed, run_ensembles
-from hilgen.ensemble.selection import MemberRun, Selection
+from hilgen.ensemble.selection import MemberRun, Selection, one_progress_bar
 from hilgen.evaluate.metrics import score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_jsonl
 from hilgen.tracking.mlflow_tracking import Tracker
@@ -250,6 +252,19 @@ def log_fake_run(
         tracker.log_metrics({"test_f1": score_predictions(test).f1})
         tracker.log_artifact(folder)
         return active.info.run_id
+
+
+def test_mlflow_download_bars_are_off_only_inside_one_progress_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name, "true")
+    with one_progress_bar():
+        assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is False
+    assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is True
+    monkeypatch.delenv(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name)
+    with one_progress_bar():
+        assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is False
+    assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name not in os.environ
 
 
 def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -> None:

@@ -8,12 +8,15 @@ has no `IN` for tags, so lists of models, augmenters and seeds are matched here.
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlflow.entities import Run
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.tracking import MlflowClient
 from tqdm import tqdm
 
@@ -144,6 +147,22 @@ def check_comparable(runs: Sequence[Run]) -> dict[str, str]:
     return shared
 
 
+@contextmanager
+def one_progress_bar() -> Iterator[None]:
+    """MLflow's own progress bar per downloaded file off (the caller shows one over runs); the
+    user's setting is restored afterwards."""
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def download_member(client: MlflowClient, run: Run, destination: Path) -> MemberRun:
     """The run's `predictions/dev.jsonl` and `predictions/test.jsonl`, downloaded and read."""
     run_dir = destination / run.info.run_id
@@ -180,9 +199,10 @@ def select_members(
     ordered = sorted(
         runs, key=lambda r: (r.data.tags.get("augmenter", ""), r.data.tags.get("model", ""))
     )
-    for run in tqdm(ordered, desc="downloading predictions", unit="run"):
-        member = download_member(client, run, destination)
-        by_seed[member.seed].append(member)
+    with one_progress_bar():
+        for run in tqdm(ordered, desc="downloading predictions", unit="run"):
+            member = download_member(client, run, destination)
+            by_seed[member.seed].append(member)
     for seed, members in by_seed.items():
         log.info("seed %d: %d runs: %s", seed, len(members), ", ".join(m.name for m in members))
     return dict(sorted(by_seed.items()))
