@@ -230,9 +230,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log_synthetic(tracker, synthetic, output_dir)
         tagger, summary = fit_tagger(cfg, data, synthetic, output_dir)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
-        for curve, values in tagger.learning_curves.items():
-            for epoch, value in enumerate(values):
-                tracker.log_metrics({curve: value}, step=epoch)
+        tracker.log_curves(tagger.learning_curves)
 
         scores: dict[str, Scores] = {}
         try:

@@ -12,11 +12,13 @@ import fcntl
 import logging
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,6 +28,8 @@ SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|passwd|credential)"
 # Names of environment variables are not secrets; their values are never in the config.
 NOT_SECRET_KEY = re.compile(r"(_env|_tokens?_?(per|limit|count)|max_tokens|tokens_per)", re.I)
 REDACTED = "***"
+# MLflow's limit on metrics in one log_batch call.
+MAX_METRICS_PER_BATCH = 1000
 
 
 def redact(value: Any) -> Any:
@@ -195,6 +199,24 @@ class Tracker:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         if self.enabled:
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def log_curves(self, curves: Mapping[str, Sequence[float]]) -> None:
+        """Per-epoch values as metric histories (step = epoch), in batched calls rather than
+        one store write per point."""
+        active = mlflow.active_run()
+        if not self.enabled or active is None:
+            return
+        timestamp = int(time.time() * 1000)
+        points = [
+            Metric(name, float(value), timestamp, step)
+            for name, values in curves.items()
+            for step, value in enumerate(values)
+        ]
+        client = MlflowClient(self.tracking_uri)
+        for start in range(0, len(points), MAX_METRICS_PER_BATCH):
+            client.log_batch(
+                active.info.run_id, metrics=points[start : start + MAX_METRICS_PER_BATCH]
+            )
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         if self.enabled:
