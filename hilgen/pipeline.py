@@ -89,16 +89,24 @@ def sweep_dir() -> str | None:
     return None
 
 
-def predict(tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str) -> Scores:
-    """Tag `sentences`, write the predictions (JSONL and CoNLL) and score them."""
-    predicted = tagger.predict(sentences)
+def save_predictions(
+    sentences: list[Sentence], predicted: list[list[str]], output_dir: Path, split: str
+) -> None:
+    """`predictions/<split>.jsonl` and `.conll` under `output_dir`: each sentence's tags next to
+    the predicted ones."""
     predictions = [
         TaggedPrediction(s.sentence_id, s.tokens, s.tags, p)
         for s, p in zip(sentences, predicted, strict=True)
     ]
     write_predictions_jsonl(output_dir / "predictions" / f"{split}.jsonl", predictions)
     write_predictions_conll(output_dir / "predictions" / f"{split}.conll", predictions)
-    return score_tags([p.gold for p in predictions], predicted)
+
+
+def predict(tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str) -> Scores:
+    """Tag `sentences`, write the predictions (JSONL and CoNLL) and score them."""
+    predicted = tagger.predict(sentences)
+    save_predictions(sentences, predicted, output_dir, split)
+    return score_tags([s.tags for s in sentences], predicted)
 
 
 @dataclass
@@ -257,13 +265,16 @@ def check_with_teacher(
     cfg: DictConfig, data: FewShotData, synthetic: SyntheticSet, output_dir: Path
 ) -> dict[str, TeacherAgreement]:
     """Fit the configured model on the gold sample alone and count where its tags on the
-    synthetic sentences agree with theirs (what consistency filtering would act on)."""
+    synthetic sentences agree with theirs (what consistency filtering would act on). Its tags
+    are saved beside the synthetic ones in `teacher/predictions/synthetic.{jsonl,conll}`."""
     lightning.seed_everything(cfg.seed, workers=True)
     teacher, _ = fit_tagger(cfg, data, SyntheticSet(), output_dir / "teacher")
+    sentences = synthetic.to_sentences()
     try:
-        teacher_tags = teacher.predict(synthetic.to_sentences())
+        teacher_tags = teacher.predict(sentences)
     finally:
         teacher.close()
+    save_predictions(sentences, teacher_tags, output_dir / "teacher", "synthetic")
     return teacher_agreement(synthetic, teacher_tags)
 
 
@@ -287,11 +298,13 @@ def generate(cfg: DictConfig) -> SyntheticSet:
             agreement = check_with_teacher(cfg, data, synthetic, output_dir)
             for kind, counts in agreement.items():
                 tracker.log_metrics(counts.as_metrics(kind))
+            tracker.log_artifact(output_dir / "teacher" / "predictions", "teacher")
     rows = sorted(synthetic.stats.items())
     print(format_table(["statistic", "value"], rows))
     if agreement:
         print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
         print(agreement_table(agreement))
+        print(f"its tags beside the synthetic ones: {output_dir / 'teacher' / 'predictions'}")
     print(
         f"\n{len(synthetic)} synthetic sentences -> {output_dir / 'synthetic'} "
         f"(cache: {cache_file})"

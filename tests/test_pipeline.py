@@ -14,6 +14,7 @@ from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
+from hilgen.evaluate.prediction_files import read_predictions_jsonl
 
 TINY = [
     "dataset=ncbi_disease_1type",
@@ -158,3 +159,11 @@ def test_teacher_check_counts_every_synthetic_sentence_and_logs_them(
     counted = metrics["teacher/positive/sentences"] + metrics["teacher/negative/sentences"]
     assert counted == len(synthetic)
     assert 0 <= metrics["teacher/positive/agree"] <= metrics["teacher/positive/sentences"]
+    # the teacher's tags, next to the synthetic ones, as files and as artifacts
+    saved = read_predictions_jsonl(tmp_path / "out" / "teacher" / "predictions" / "synthetic.jsonl")
+    assert [p.gold for p in saved] == [s.tags for s in synthetic.to_sentences()]
+    assert all(len(p.predicted) == len(p.tokens) for p in saved)
+    assert {
+        "teacher/predictions/synthetic.jsonl",
+        "teacher/predictions/synthetic.conll",
+    } <= all_artifacts(client, run.info.run_id)
