@@ -121,11 +121,26 @@ class FewShotData:
     test: list[Sentence]
 
 
+def first(sentences: list[Sentence], limit: int | None) -> list[Sentence]:
+    """The first `limit` sentences (smoke runs); all of them for None."""
+    return sentences[:limit] if limit else sentences
+
+
+def evaluation_splits(cfg: DictConfig, data: FewShotData) -> dict[str, list[Sentence]]:
+    """What a trained tagger is scored on: the model-selection dev set, the test split and,
+    with `score_full_dev` and a K-shot dev sample, the whole dev split (`full_dev`, for
+    comparing configurations without the test set)."""
+    splits = {"dev": data.dev, "test": data.test}
+    if cfg.score_full_dev and cfg.dev_set.mode == "kshot":
+        splits["full_dev"] = first(data.corpus.dev, cfg.limit_test_sentences)
+    return splits
+
+
 def load_few_shot_data(cfg: DictConfig) -> FewShotData:
     dataset = instantiate(cfg.dataset)
     corpus: Corpus = dataset.load()
     sample = sample_kshot(corpus.train, corpus.labels, cfg.shots, cfg.seed)
-    test = corpus.test[: cfg.limit_test_sentences] if cfg.limit_test_sentences else corpus.test
+    test = first(corpus.test, cfg.limit_test_sentences)
     return FewShotData(
         corpus,
         dataset.label_groups,
@@ -242,7 +257,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
         scores: dict[str, Scores] = {}
         try:
-            for split, sentences in {"dev": data.dev, "test": data.test}.items():
+            for split, sentences in evaluation_splits(cfg, data).items():
                 scores[split] = predict(tagger, sentences, output_dir, split)
         finally:
             tagger.close()

@@ -14,6 +14,8 @@ from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
+from hilgen.data.sampling import KShotSample
+from hilgen.data.types import Corpus, Sentence
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 
 TINY = [
@@ -86,10 +88,35 @@ def test_tiny_training_run_is_logged_and_read_back(
     )
     lines = (local / "predictions" / "test.jsonl").read_text().splitlines()
     assert len(lines) == 12
+    # the whole dev split (here its first 12 sentences) is scored too, for choosing between
+    # configurations without the test set; the run's own dev F1 is the K-shot sample's
+    assert len((local / "predictions" / "full_dev.jsonl").read_text().splitlines()) == 12
+    assert 0.0 <= run.data.metrics["full_dev_f1"] <= 100.0
+    assert "full_dev_f1" in metrics and "dev_f1" in metrics
     assert set(json.loads(lines[0])) == {"sentence_id", "tokens", "gold", "predicted"}
     for path in local.rglob("*"):
         if path.is_file():
             assert "sk-test-secret" not in path.read_text(errors="ignore")
+
+
+def test_full_dev_is_scored_only_beside_a_k_shot_dev_sample() -> None:
+    data = pipeline.FewShotData(
+        Corpus("toy", ["Disease"], [], [Sentence(f"d{i}", ["x"]) for i in range(5)], []),
+        {},
+        {},
+        KShotSample([], {}, shots=5, seed=1),
+        dev=[Sentence("d0", ["x"])],
+        test=[],
+    )
+
+    def splits(*overrides: str) -> dict[str, int]:
+        cfg = compose_train(["limit_test_sentences=3", *overrides])
+        return {k: len(v) for k, v in pipeline.evaluation_splits(cfg, data).items()}
+
+    assert splits() == {"dev": 1, "test": 0, "full_dev": 3}
+    assert splits("dev_set.mode=full") == {"dev": 1, "test": 0}
+    assert splits("score_full_dev=false") == {"dev": 1, "test": 0}
+    assert compose_train(["experiment=table4", "dataset=ncbi_disease"]).score_full_dev is False
 
 
 def test_variant_is_made_of_the_overrides_that_change_a_run() -> None:
