@@ -12,7 +12,6 @@ label's over-prediction is what holds a gain down (README "Results", DANN on NCB
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 from collections import Counter, defaultdict
@@ -23,6 +22,7 @@ from pathlib import Path
 from hilgen.data.iob import spans_to_tags, tags_to_spans
 from hilgen.data.types import TaggedPrediction
 from hilgen.evaluate.metrics import score_predictions, score_tags
+from hilgen.evaluate.report import add_tracking_uri_option
 from hilgen.evaluate.tables import format_table
 
 
@@ -112,15 +112,12 @@ def diagnosis_table(rows: Sequence[tuple[str, int, LabelDiagnosis]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from hilgen.ensemble.selection import Selection, select_members
 
-    root = Path(os.environ.get("HILGEN_ROOT", "."))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", required=True, help="MLflow experiment of the runs")
     parser.add_argument("--label", required=True, help="entity label to follow, e.g. Disease")
     parser.add_argument("--models", nargs="*", default=[], help="run tags (default: all)")
     parser.add_argument("--augmenters", nargs="*", default=[], help="run tags (default: all)")
-    parser.add_argument(
-        "--tracking-uri", default=f"sqlite:///{(root / 'mlruns' / 'mlflow.db').resolve()}"
-    )
+    add_tracking_uri_option(parser)
     args = parser.parse_args(argv)
     selection = Selection(args.experiment, models=args.models, augmenters=args.augmenters)
     with tempfile.TemporaryDirectory() as downloads:

@@ -457,13 +457,24 @@ def fetch_records(tracking_uri: str, experiment: str) -> list[RunRecord]:
             return records_from_runs(runs)
 
 
+def project_root() -> Path:
+    return Path(os.environ.get("HILGEN_ROOT", "."))
+
+
+def add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
+    """`--tracking-uri`, by default the project's own store (`mlruns/mlflow.db`), for the
+    command-line readers of finished runs."""
+    parser.add_argument(
+        "--tracking-uri",
+        default=f"sqlite:///{(project_root() / 'mlruns' / 'mlflow.db').resolve()}",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    root = Path(os.environ.get("HILGEN_ROOT", "."))
+    root = project_root()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", required=True, help="MLflow experiment to report on")
-    parser.add_argument(
-        "--tracking-uri", default=f"sqlite:///{(root / 'mlruns' / 'mlflow.db').resolve()}"
-    )
+    add_tracking_uri_option(parser)
     parser.add_argument(
         "--artifact-root",
         default=str(root / "mlruns" / "artifacts"),
