@@ -178,6 +178,33 @@ def test_classifier_weight_mixes_head_probabilities_into_the_neighbours_label_di
         one_hot_decoder(classifier_weight=0.5)
 
 
+def test_classifier_typing_keeps_the_neighbours_entity_decision_and_takes_the_heads_type() -> None:
+    # word 1: an entity by its neighbours (Disease), the head says Chemical;
+    # word 2: O by its neighbours, though the head is sure it is Disease
+    similarities = torch.tensor([[0.1, 0.9, 0.1], [0.9, 0.1, 0.1]])
+    head = torch.tensor([[0.0, 0.2, 0.8], [0.0, 1.0, 0.0]])
+
+    def classifier(vectors: torch.Tensor) -> torch.Tensor:
+        return head[: len(vectors)]
+
+    decoder = one_hot_decoder(classifier=classifier, typing="classifier")
+    assert one_hot_decoder().decode(similarities) == ["B-Disease", "O"]
+    assert decoder.decode(similarities, head) == ["B-Chemical", "O"]
+    # P(O) is the neighbours'; the entity mass is split 0.2 / 0.8 by the head
+    scores = dann.typed_by_classifier(torch.log_softmax(similarities / 0.05, dim=-1), head)
+    neighbours = torch.softmax(similarities / 0.05, dim=-1)
+    torch.testing.assert_close(scores.exp()[:, 0], neighbours[:, 0])
+    torch.testing.assert_close(
+        scores.exp()[0, 1:], (1 - neighbours[0, 0]) * torch.tensor([0.2, 0.8])
+    )
+    # a type the head rules out stays finite, so Viterbi has a path
+    assert torch.isfinite(scores).all()
+    with pytest.raises(ValueError, match="typing=classifier needs a fine-tuned classifier head"):
+        one_hot_decoder(typing="classifier")
+    with pytest.raises(ValueError, match="unknown typing"):
+        one_hot_decoder(typing="span")
+
+
 def test_abstract_transitions_are_counted_from_io_tags() -> None:
     sequences = [
         ["O", "O", "I-A", "I-A", "O"],  # start O; OO, OI, I-same, IO
@@ -492,6 +519,28 @@ def test_dann_with_classifier_weight_one_tags_like_its_fine_tuned_head(
             compose_model(
                 monkeypatch, ["model.finetune=false", "model.classifier_weight=0.5"]
             ).model,
+            labels=LABELS,
+        )
+
+
+def test_structshot_dann_typed_by_its_head_was_selected_with_that_decoder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch, tmp_path, ["model.decoding=structshot", "model.typing=classifier"]
+    )
+    assert tagger.uses_head
+    typed = tagger.predict(DEV)
+    # the epoch was chosen with the decoder that tags at test time
+    assert summary["joint_best_dev_f1"] == pytest.approx(
+        score_tags([s.tags for s in DEV], typed).f1
+    )
+    for tags in typed:
+        covered = sum(span.end - span.start for span in tags_to_spans(tags))
+        assert covered == sum(tag != "O" for tag in tags)  # valid IOB2
+    with pytest.raises(Exception, match="typing=classifier needs model.finetune=true"):
+        instantiate(
+            compose_model(monkeypatch, ["model.finetune=false", "model.typing=classifier"]).model,
             labels=LABELS,
         )
 

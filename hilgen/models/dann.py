@@ -9,6 +9,9 @@ label form one entity. Nearest-neighbour decoding beat the linear head on the sa
 
 `decoding: structshot` adds what the original DANN lacks: Viterbi search with StructShot's
 abstract transitions (O->O, O->I, I->O, I->same I, I->other I), estimated from the support tags.
+`typing: classifier` splits the decision as decomposed few-shot NER does: the neighbours say
+whether a word is an entity, the fine-tuned head (trained on the synthetic sentences too) says
+which type.
 
 Each IO label has its own FAISS index searched for k=1, so a label's best similarity is exact
 (for the flat index) however rare the label: one shared index searched top-k would miss a label
@@ -47,6 +50,12 @@ DECODINGS = ("nnshot", "structshot")
 # other concepts tagged O, which pull real mentions to O).
 SUPPORT_SETS = ("all", "gold", "synthetic_entities")
 SELECTIONS = ("nearest_neighbour", "classifier")
+# Who chooses an entity word's type: its nearest support words, or the fine-tuned linear head
+# (the neighbours still decide entity or O).
+TYPINGS = ("nearest_neighbour", "classifier")
+# Floor of the head's type probabilities before their log: a type the head rules out stays
+# finite, so Viterbi always has a path.
+MIN_TYPE_PROBABILITY = 1e-30
 IndexFactory = Callable[..., NearestNeighbourIndex]
 # [n_words, hidden] word vectors -> [n_words, n_io_tags] probabilities, `io_tagset` order.
 WordClassifier = Callable[[torch.Tensor], torch.Tensor]
@@ -135,22 +144,29 @@ class NearestNeighbourDecoder:
         outside_margin: float = 0.0,
         classifier: WordClassifier | None = None,
         classifier_weight: float = 0.0,
+        typing: str = "nearest_neighbour",
     ) -> None:
         """`support_vectors` maps IO tags to [n, dim] float32 word vectors; they may be
         normalised in place. `structshot` needs `transitions`. `outside_margin` is added to
         every word's similarity to the O support words: a word must be that much closer to an
-        entity's support words before it is tagged as one. With a `classifier` (the fine-tuned
-        linear head), each word's label distribution is (1 - w) softmax(similarity /
-        temperature) + w classifier probabilities, w = `classifier_weight` (kNN-NER's
-        interpolation, Wang et al. 2022); NNShot then takes that mixture's best label."""
+        entity's support words before it is tagged as one. Each word's label distribution is
+        softmax(similarity / temperature); with `typing="classifier"` its entity mass
+        (1 - P(O)) is shared out by the `classifier`'s (the fine-tuned linear head's)
+        probabilities of the entity types. Then, with `classifier_weight` w, it becomes (1 - w)
+        that + w classifier probabilities (kNN-NER's interpolation, Wang et al. 2022); NNShot
+        takes the best label of the result."""
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}; expected one of {DECODINGS}")
+        if typing not in TYPINGS:
+            raise ValueError(f"unknown typing {typing!r}; expected one of {TYPINGS}")
         if decoding == "structshot" and transitions is None:
             raise ValueError("structshot decoding needs transitions estimated from the support")
         if not 0.0 <= classifier_weight <= 1.0:
             raise ValueError(f"model.classifier_weight must be in [0, 1], got {classifier_weight}")
         if classifier_weight and classifier is None:
             raise ValueError("model.classifier_weight > 0 needs a fine-tuned classifier head")
+        if typing == "classifier" and classifier is None:
+            raise ValueError("model.typing=classifier needs a fine-tuned classifier head")
         self.tagset = io_tagset(labels)
         unknown = set(support_vectors) - set(self.tagset)
         if unknown:
@@ -165,8 +181,9 @@ class NearestNeighbourDecoder:
         self.decoding = decoding
         self.temperature = temperature
         self.outside_margin = outside_margin
-        self.classifier = classifier if classifier_weight else None
+        self.classifier = classifier if classifier_weight or typing == "classifier" else None
         self.classifier_weight = classifier_weight
+        self.typing = typing
         if transitions is not None:
             log_transitions, log_start = transitions.log_scores(len(labels))
             self.transitions = transition_scale * log_transitions
@@ -196,12 +213,13 @@ class NearestNeighbourDecoder:
         if self.outside_margin:
             similarities = similarities.clone()
             similarities[:, 0] += self.outside_margin  # column 0 is O (`io_tagset`)
-        if classifier_probabilities is None:
-            scores = torch.log_softmax(similarities / self.temperature, dim=-1)
-        else:
-            mixture = (1 - self.classifier_weight) * torch.softmax(
-                similarities / self.temperature, dim=-1
-            ) + self.classifier_weight * classifier_probabilities
+        scores = torch.log_softmax(similarities / self.temperature, dim=-1)
+        if classifier_probabilities is not None and self.typing == "classifier":
+            scores = typed_by_classifier(scores, classifier_probabilities)
+        if classifier_probabilities is not None and self.classifier_weight:
+            mixture = (
+                1 - self.classifier_weight
+            ) * scores.exp() + self.classifier_weight * classifier_probabilities
             scores = mixture.log()
         if self.decoding == "nnshot":
             path = scores.argmax(dim=-1).tolist()
@@ -237,6 +255,19 @@ class NearestNeighbourDecoder:
                 strict=True,
             )
         ]
+
+
+def typed_by_classifier(
+    log_probabilities: torch.Tensor, classifier_probabilities: torch.Tensor
+) -> torch.Tensor:
+    """[n_words, n_io_tags] log-probabilities (column 0 O) whose entity mass is shared out over
+    the types by the classifier's probabilities instead: P(O) stays, P(X) = (1 - P(O)) *
+    P_head(X) / sum of P_head over the types."""
+    entity = torch.logsumexp(log_probabilities[:, 1:], dim=-1, keepdim=True)
+    types = torch.log_softmax(
+        classifier_probabilities[:, 1:].clamp_min(MIN_TYPE_PROBABILITY).log(), dim=-1
+    )
+    return torch.cat([log_probabilities[:, :1], entity + types], dim=-1)
 
 
 @contextmanager
@@ -360,6 +391,7 @@ class DannTagger(Tagger):
         support: str = "all",
         outside_margins: Sequence[float] = (0.0,),
         classifier_weight: float = 0.0,
+        typing: str = "nearest_neighbour",
         **finetuning: Any,
     ) -> None:
         if support not in SUPPORT_SETS:
@@ -372,6 +404,10 @@ class DannTagger(Tagger):
             raise ValueError("model.outside_margins needs at least one value (e.g. [0.0])")
         if classifier_weight and not finetune:
             raise ValueError("model.classifier_weight > 0 needs model.finetune=true (a head)")
+        if typing not in TYPINGS:
+            raise ValueError(f"model.typing must be one of {TYPINGS}, got {typing!r}")
+        if typing == "classifier" and not finetune:
+            raise ValueError("model.typing=classifier needs model.finetune=true (a head)")
         self.labels = list(labels)
         self.support = support
         self.outside_margins = sorted(outside_margins, key=abs)
@@ -381,6 +417,7 @@ class DannTagger(Tagger):
         self.transition_scale = transition_scale
         self.embed_batch_size = embed_batch_size
         self.classifier_weight = classifier_weight
+        self.typing = typing
         self.finetuner: BertTagger | None = None
         if finetune:
             self.finetuner = BertTagger(self.labels, encoder, optimizer, **finetuning)
@@ -414,13 +451,19 @@ class DannTagger(Tagger):
             self.temperature,
             self.transitions,
             self.transition_scale,
-            classifier=self.head_io_probabilities if self.classifier_weight else None,
+            classifier=self.head_io_probabilities if self.uses_head else None,
             classifier_weight=self.classifier_weight,
+            typing=self.typing,
         )
+
+    @property
+    def uses_head(self) -> bool:
+        """Whether decoding reads the fine-tuned linear head (not only the neighbours)."""
+        return bool(self.classifier_weight) or self.typing == "classifier"
 
     def head_io_probabilities(self, vectors: torch.Tensor) -> torch.Tensor:
         """The fine-tuned head's IO probabilities of CPU word vectors, in `io_tagset` order."""
-        assert self.finetuner is not None  # classifier_weight > 0 requires fine-tuning
+        assert self.finetuner is not None  # `uses_head` requires fine-tuning
         module = self.finetuner.module
         device = next(module.classifier.parameters()).device
         columns = [module.io_tagset.index(tag) for tag in io_tagset(self.labels)]
