@@ -373,7 +373,8 @@ class DannTagger(Tagger):
     stopping, ...) and goes to the `BertTagger` that fine-tunes the encoder. `finetune=False`
     skips training: nearest neighbour over the raw encoder (B-raw). `selection` picks the dev
     F1 used for early stopping: `nearest_neighbour` (the test-time decoder) or `classifier`
-    (the linear head's, cheaper with a large synthetic support set).
+    (the linear head's, cheaper with a large synthetic support set). `typing` picks who types
+    an entity word: its nearest support words or that head.
     """
 
     def __init__(
