@@ -243,11 +243,18 @@ def test_selection_matches_train_runs_only() -> None:
 
 
 def log_fake_run(
-    tracker: Tracker, tmp_path: Path, tags: dict[str, str], dev: list, test: list
+    tracker: Tracker,
+    tmp_path: Path,
+    tags: dict[str, str],
+    dev: list,
+    test: list,
+    full_dev: list | None = None,
 ) -> str:
     folder = tmp_path / "fake" / "-".join(tags.values()) / "predictions"
     write_predictions_jsonl(folder / "dev.jsonl", dev)
     write_predictions_jsonl(folder / "test.jsonl", test)
+    if full_dev is not None:
+        write_predictions_jsonl(folder / "full_dev.jsonl", full_dev)
     with tracker.run("fake", tags) as active:
         tracker.log_metrics({"test_f1": score_predictions(test).f1})
         tracker.log_artifact(folder)
@@ -282,7 +289,9 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
     for seed in inputs:
         for i in range(3):
             tags = protocol | {"augmenter": f"a{i}", "seed": seed}
-            inputs[seed].append(log_fake_run(tracker, tmp_path, tags, dev[i], test[i]))
+            # every seed-1 run scored the whole dev split, one seed-2 run did not
+            full_dev = member(RIGHT, gold=GOLD) if seed == "1" or i < 2 else None
+            inputs[seed].append(log_fake_run(tracker, tmp_path, tags, dev[i], test[i], full_dev))
     # Not inputs: a sweep parent, and a run of a model that is not selected.
     client = MlflowClient(cfg.tracking.tracking_uri)
     sweep = client.create_run(tracker.experiment_id, tags={"hilgen.role": "sweep", "seed": "1"})
@@ -302,9 +311,12 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
         assert run.data.tags["model"] == "bert"
         assert "variant" not in run.data.tags  # default-settings members
         assert run.data.metrics["dev_f1"] == 100.0 and run.data.metrics["test_f1"] == 0.0
+        # the dev-chosen combination applied to the whole dev split, where every member has it
+        assert run.data.metrics.get("full_dev_f1") == (100.0 if seed == "1" else None)
         assert "intersection(a0/bert" in run.data.tags["hilgen.ensemble.chosen"]
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "predictions")}
         assert {"predictions/dev.jsonl", "predictions/test.jsonl"} <= artifacts
+        assert ("predictions/full_dev.jsonl" in artifacts) == (seed == "1")
         parent = client.get_run(run.data.tags["mlflow.parentRunId"])
         assert parent.data.tags["hilgen.role"] == "ensemble_summary"
     assert (tmp_path / "out" / "summary.md").is_file()

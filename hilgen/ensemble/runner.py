@@ -1,8 +1,10 @@
 """The run behind `ensemble.py`: select finished runs, combine them per seed, log the results.
 
 Per seed: align the members' dev and test predictions, weight each member by its dev F1, let
-the ensembler choose on dev, apply the choice to dev and test. Then one MLflow run summarises the
-seeds (mean ± sd) and one child run per seed holds its predictions and the IDs of its inputs.
+the ensembler choose on dev, apply the choice to dev and test (and to the whole dev split, where
+every member scored it: `full_dev_f1`, for comparing without the test set, as train runs do).
+Then one MLflow run summarises the seeds (mean ± sd) and one child run per seed holds its
+predictions and the IDs of its inputs.
 """
 
 from __future__ import annotations
@@ -41,10 +43,23 @@ class SeedEnsemble:
     test: list[TaggedPrediction]
     dev_scores: Scores
     test_scores: Scores
+    full_dev: list[TaggedPrediction] | None = None
 
     @property
     def member_names(self) -> list[str]:
         return [m.name for m in self.members]
+
+    def predictions_by_split(self) -> dict[str, list[TaggedPrediction]]:
+        splits = {"dev": self.dev, "test": self.test}
+        if self.full_dev is not None:
+            splits["full_dev"] = self.full_dev
+        return splits
+
+    def scores_by_split(self) -> dict[str, Scores]:
+        scores = {"dev": self.dev_scores, "test": self.test_scores}
+        if self.full_dev is not None:
+            scores["full_dev"] = score_predictions(self.full_dev)
+        return scores
 
     def best_member_by_dev(self) -> int:
         """The member a single-model selection on dev would pick (first of equals)."""
@@ -61,6 +76,12 @@ def ensemble_seed(seed: int, members: Sequence[MemberRun], ensembler: Ensembler)
     choice = ensembler.choose(dev_members, weights)
     dev = choice.apply(dev_members, weights)
     test = choice.apply(test_members, weights)
+    full_dev = None
+    full_dev_members = [m.full_dev for m in members if m.full_dev is not None]
+    if len(full_dev_members) == len(members):
+        full_dev = choice.apply(align(full_dev_members, names), weights)
+    elif full_dev_members:
+        log.info("seed %d: not every member scored the whole dev split: no full_dev F1", seed)
     return SeedEnsemble(
         seed,
         list(members),
@@ -70,6 +91,7 @@ def ensemble_seed(seed: int, members: Sequence[MemberRun], ensembler: Ensembler)
         test,
         score_predictions(dev),
         score_predictions(test),
+        full_dev,
     )
 
 
@@ -118,7 +140,7 @@ def _pm(mean: float, sd: float | None) -> str:
 
 
 def write_seed_outputs(result: SeedEnsemble, directory: Path) -> None:
-    for split, predictions in {"dev": result.dev, "test": result.test}.items():
+    for split, predictions in result.predictions_by_split().items():
         write_predictions_jsonl(directory / "predictions" / f"{split}.jsonl", predictions)
         write_predictions_conll(directory / "predictions" / f"{split}.conll", predictions)
     inputs = [
@@ -132,7 +154,7 @@ def write_seed_outputs(result: SeedEnsemble, directory: Path) -> None:
         for i, (member, weight) in enumerate(zip(result.members, result.weights, strict=True))
     ]
     atomic_write_text(directory / "inputs.json", json.dumps(inputs, indent=2) + "\n")
-    table = scores_table({"dev": result.dev_scores, "test": result.test_scores})
+    table = scores_table(result.scores_by_split())
     atomic_write_text(directory / "results.md", table + "\n")
 
 
@@ -193,9 +215,13 @@ def run_ensembles(cfg: DictConfig) -> dict[str, float]:
         with tracker.run(f"{name}/seed{result.seed}", seed_tags, parent_run_id=parent_id):
             tracker.log_config(cfg)
             seed_dir = output_dir / f"seed{result.seed}"
+            split_metrics = {
+                key: value
+                for split, scores in result.scores_by_split().items()
+                for key, value in scores.as_metrics(split).items()
+            }
             tracker.log_metrics(
-                result.dev_scores.as_metrics("dev")
-                | result.test_scores.as_metrics("test")
+                split_metrics
                 | {"n_members": len(result.members), "n_chosen": len(result.choice.member_indices)}
             )
             tracker.log_artifact(seed_dir / "predictions")

@@ -76,13 +76,15 @@ class Selection:
 
 @dataclass
 class MemberRun:
-    """One finished train run with its saved predictions on dev and test."""
+    """One finished train run with its saved predictions on dev and test (and on the whole dev
+    split, `full_dev`, where the run scored it)."""
 
     run_id: str
     tags: dict[str, str]
     metrics: dict[str, float]
     dev: list[TaggedPrediction] = field(default_factory=list)
     test: list[TaggedPrediction] = field(default_factory=list)
+    full_dev: list[TaggedPrediction] | None = None
 
     @property
     def name(self) -> str:
@@ -164,7 +166,8 @@ def one_progress_bar() -> Iterator[None]:
 
 
 def download_member(client: MlflowClient, run: Run, destination: Path) -> MemberRun:
-    """The run's `predictions/dev.jsonl` and `predictions/test.jsonl`, downloaded and read."""
+    """The run's `predictions/dev.jsonl` and `predictions/test.jsonl`, downloaded and read, and
+    `predictions/full_dev.jsonl` where the run has one (runs before `score_full_dev` do not)."""
     run_dir = destination / run.info.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     member = MemberRun(run.info.run_id, dict(run.data.tags), dict(run.data.metrics))
@@ -180,6 +183,10 @@ def download_member(client: MlflowClient, run: Run, destination: Path) -> Member
                 "of train.py? Exclude it with select.filter"
             ) from error
         setattr(member, split, read_predictions_jsonl(Path(local)))
+    full_dev = "predictions/full_dev.jsonl"
+    if full_dev in {a.path for a in client.list_artifacts(run.info.run_id, "predictions")}:
+        local = client.download_artifacts(run.info.run_id, full_dev, str(run_dir))
+        member.full_dev = read_predictions_jsonl(Path(local))
     return member
 
 
