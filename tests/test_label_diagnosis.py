@@ -1,11 +1,16 @@
-"""The label diagnosis on hand-built predictions: counts, confusions and the F1 without it."""
+"""The label and type diagnoses on hand-built predictions: counts, confusions, rescored F1."""
 
 from __future__ import annotations
 
 import pytest
 
 from hilgen.data.types import TaggedPrediction
-from hilgen.evaluate.label_diagnosis import diagnose_label, diagnosis_table
+from hilgen.evaluate.label_diagnosis import (
+    diagnose_label,
+    diagnose_types,
+    diagnosis_table,
+    types_table,
+)
 
 PREDICTIONS = [
     # gold: one Specific mention; predicted as Composite with the same boundaries
@@ -41,3 +46,19 @@ def test_diagnosis_table_has_a_line_per_run_and_a_mean_per_name() -> None:
     assert len(lines) == 2 + 2 + 1  # header, rule, two runs, one mean
     assert "Spec 1" in lines[2]
     assert "**hilgen/dann** mean" in lines[-1] and "2 seeds" in lines[-1]
+
+
+def test_type_diagnosis_tells_found_mentions_from_right_types() -> None:
+    diagnosis = diagnose_types(PREDICTIONS)
+    # typed: 2 of 4 predicted spans right; untyped the mistyped mention counts: 3 of 4
+    assert diagnosis.f1 == pytest.approx(100 * 2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3))
+    assert diagnosis.untyped_f1 == pytest.approx(100 * 2 * (3 / 4) * 1 / (3 / 4 + 1))
+    assert diagnosis.confusion == {("Spec", "Comp"): 1, ("Comp", "Comp"): 1, ("Spec", "Spec"): 1}
+    assert (diagnosis.matched, diagnosis.right_type) == (3, 2)
+    lines = types_table([("none/dann", 1, diagnosis), ("none/dann", 2, diagnosis)]).splitlines()
+    assert len(lines) == 2 + 2 + 1
+    assert "67%" in lines[2] and "Spec as Comp 1" in lines[2]
+    # the mean line sums the spans of both seeds
+    assert (
+        "**none/dann** mean" in lines[-1] and "| 6 " in lines[-1] and "Spec as Comp 2" in lines[-1]
+    )

@@ -7,6 +7,9 @@ label's over-prediction is what holds a gain down (README "Results", DANN on NCB
 
     python -m hilgen.evaluate.label_diagnosis --experiment table2-ncbi_disease \\
         --label CompositeMention --models dann --augmenters none hilgen
+
+`--types` instead tells finding from typing: each run's F1 with every label counted as one, and
+how many of its spans with a gold mention's exact boundaries carry that mention's type.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hilgen.data.iob import spans_to_tags, tags_to_spans
+from hilgen.data.iob import OUTSIDE, spans_to_tags, split_tag, tags_to_spans
 from hilgen.data.types import TaggedPrediction
 from hilgen.evaluate.metrics import score_predictions, score_tags
 from hilgen.evaluate.report import add_tracking_uri_option
@@ -109,25 +112,114 @@ def diagnosis_table(rows: Sequence[tuple[str, int, LabelDiagnosis]]) -> str:
     return format_table(header, body)
 
 
+@dataclass(frozen=True)
+class TypeDiagnosis:
+    """One run's test predictions: the entities it finds against the types it gives them."""
+
+    f1: float
+    # every label counted as one: boundaries alone
+    untyped_f1: float
+    # (gold type, predicted type) of each predicted span with a gold mention's exact boundaries
+    confusion: Counter[tuple[str, str]]
+
+    @property
+    def matched(self) -> int:
+        return sum(self.confusion.values())
+
+    @property
+    def right_type(self) -> int:
+        return sum(n for (gold, predicted), n in self.confusion.items() if gold == predicted)
+
+
+def untyped(tags: Sequence[str]) -> list[str]:
+    return [tag if tag == OUTSIDE else f"{split_tag(tag)[0]}-ENTITY" for tag in tags]
+
+
+def diagnose_types(predictions: Sequence[TaggedPrediction]) -> TypeDiagnosis:
+    confusion: Counter[tuple[str, str]] = Counter()
+    for prediction in predictions:
+        gold_types = {(s.start, s.end): s.label for s in tags_to_spans(prediction.gold)}
+        for span in tags_to_spans(prediction.predicted):
+            if (span.start, span.end) in gold_types:
+                confusion[gold_types[span.start, span.end], span.label] += 1
+    return TypeDiagnosis(
+        score_predictions(predictions).f1,
+        score_tags(
+            [untyped(p.gold) for p in predictions], [untyped(p.predicted) for p in predictions]
+        ).f1,
+        confusion,
+    )
+
+
+def types_table(rows: Sequence[tuple[str, int, TypeDiagnosis]]) -> str:
+    """One line per (run name, seed), then per name the mean F1s and the summed spans."""
+
+    def line(name: str, seed: str, f1: float, untyped_f1: float, d: TypeDiagnosis) -> list[str]:
+        wrong = Counter({pair: n for pair, n in d.confusion.items() if pair[0] != pair[1]})
+        return [
+            name,
+            seed,
+            f"{f1:.2f}",
+            f"{untyped_f1:.2f}",
+            str(d.matched),
+            f"{100 * d.right_type / d.matched:.0f}%" if d.matched else "–",
+            ", ".join(f"{g} as {p} {n}" for (g, p), n in wrong.most_common(3)) or "–",
+        ]
+
+    body = [line(name, str(seed), d.f1, d.untyped_f1, d) for name, seed, d in rows]
+    by_name: dict[str, list[TypeDiagnosis]] = defaultdict(list)
+    for name, _, d in rows:
+        by_name[name].append(d)
+    for name, diagnoses in sorted(by_name.items()):
+        summed = TypeDiagnosis(0.0, 0.0, sum((d.confusion for d in diagnoses), Counter()))
+        f1 = statistics.fmean(d.f1 for d in diagnoses)
+        untyped_f1 = statistics.fmean(d.untyped_f1 for d in diagnoses)
+        body.append(line(f"**{name}** mean", f"{len(diagnoses)} seeds", f1, untyped_f1, summed))
+    header = [
+        "run",
+        "seed",
+        "test F1",
+        "untyped F1",
+        "spans with gold boundaries",
+        "with its type",
+        "most common wrong types (gold as predicted)",
+    ]
+    return format_table(header, body)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from hilgen.ensemble.selection import Selection, select_members
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", required=True, help="MLflow experiment of the runs")
-    parser.add_argument("--label", required=True, help="entity label to follow, e.g. Disease")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--label", help="entity label to follow, e.g. Disease")
+    what.add_argument("--types", action="store_true", help="finding against typing, all labels")
     parser.add_argument("--models", nargs="*", default=[], help="run tags (default: all)")
     parser.add_argument("--augmenters", nargs="*", default=[], help="run tags (default: all)")
+    parser.add_argument(
+        "--variant", default="", help="ablation variant tag, e.g. model.typing=classifier"
+    )
     add_tracking_uri_option(parser)
     args = parser.parse_args(argv)
-    selection = Selection(args.experiment, models=args.models, augmenters=args.augmenters)
+    selection = Selection(
+        args.experiment, models=args.models, augmenters=args.augmenters, variant=args.variant
+    )
     with tempfile.TemporaryDirectory() as downloads:
         by_seed = select_members(args.tracking_uri, selection, Path(downloads))
-    rows = [
-        (member.name, seed, diagnose_label(member.test, args.label))
-        for seed, members in by_seed.items()
-        for member in members
-    ]
-    print(diagnosis_table(sorted(rows, key=lambda row: (row[0], row[1]))))
+    runs = sorted(
+        (
+            (member.name, seed, member.test)
+            for seed, members in by_seed.items()
+            for member in members
+        ),
+        key=lambda run: (run[0], run[1]),
+    )
+    if args.types:
+        print(types_table([(name, seed, diagnose_types(test)) for name, seed, test in runs]))
+    else:
+        label_rows = [(name, seed, diagnose_label(test, args.label)) for name, seed, test in runs]
+        print(diagnosis_table(label_rows))
     return 0
 
 
