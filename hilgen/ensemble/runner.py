@@ -44,6 +44,7 @@ class SeedEnsemble:
     dev_scores: Scores
     test_scores: Scores
     full_dev: list[TaggedPrediction] | None = None
+    full_dev_scores: Scores | None = None
 
     @property
     def member_names(self) -> list[str]:
@@ -57,8 +58,8 @@ class SeedEnsemble:
 
     def scores_by_split(self) -> dict[str, Scores]:
         scores = {"dev": self.dev_scores, "test": self.test_scores}
-        if self.full_dev is not None:
-            scores["full_dev"] = score_predictions(self.full_dev)
+        if self.full_dev_scores is not None:
+            scores["full_dev"] = self.full_dev_scores
         return scores
 
     def best_member_by_dev(self) -> int:
@@ -92,6 +93,7 @@ def ensemble_seed(seed: int, members: Sequence[MemberRun], ensembler: Ensembler)
         score_predictions(dev),
         score_predictions(test),
         full_dev,
+        score_predictions(full_dev) if full_dev is not None else None,
     )
 
 

@@ -152,29 +152,31 @@ def diagnose_types(predictions: Sequence[TaggedPrediction]) -> TypeDiagnosis:
 
 
 def types_table(rows: Sequence[tuple[str, int, TypeDiagnosis]]) -> str:
-    """One line per (run name, seed), then per name the mean F1s and the summed spans."""
+    """One line per (run name, seed), then per name the mean F1s and the seeds' spans summed."""
 
-    def line(name: str, seed: str, f1: float, untyped_f1: float, d: TypeDiagnosis) -> list[str]:
+    def line(name: str, seed: str, d: TypeDiagnosis) -> list[str]:
         wrong = Counter({pair: n for pair, n in d.confusion.items() if pair[0] != pair[1]})
         return [
             name,
             seed,
-            f"{f1:.2f}",
-            f"{untyped_f1:.2f}",
+            f"{d.f1:.2f}",
+            f"{d.untyped_f1:.2f}",
             str(d.matched),
             f"{100 * d.right_type / d.matched:.0f}%" if d.matched else "–",
             ", ".join(f"{g} as {p} {n}" for (g, p), n in wrong.most_common(3)) or "–",
         ]
 
-    body = [line(name, str(seed), d.f1, d.untyped_f1, d) for name, seed, d in rows]
+    body = [line(name, str(seed), d) for name, seed, d in rows]
     by_name: dict[str, list[TypeDiagnosis]] = defaultdict(list)
     for name, _, d in rows:
         by_name[name].append(d)
     for name, diagnoses in sorted(by_name.items()):
-        summed = TypeDiagnosis(0.0, 0.0, sum((d.confusion for d in diagnoses), Counter()))
-        f1 = statistics.fmean(d.f1 for d in diagnoses)
-        untyped_f1 = statistics.fmean(d.untyped_f1 for d in diagnoses)
-        body.append(line(f"**{name}** mean", f"{len(diagnoses)} seeds", f1, untyped_f1, summed))
+        mean = TypeDiagnosis(
+            statistics.fmean(d.f1 for d in diagnoses),
+            statistics.fmean(d.untyped_f1 for d in diagnoses),
+            sum((d.confusion for d in diagnoses), Counter()),
+        )
+        body.append(line(f"**{name}** mean", f"{len(diagnoses)} seeds", mean))
     header = [
         "run",
         "seed",
