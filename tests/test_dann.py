@@ -199,6 +199,9 @@ def test_classifier_typing_keeps_the_neighbours_entity_decision_and_takes_the_he
     )
     # a type the head rules out stays finite, so Viterbi has a path
     assert torch.isfinite(scores).all()
+    # with one label there is nothing to type: the scores are the neighbours' to the bit
+    one_label = torch.log_softmax(similarities[:, :2] / 0.05, dim=-1)
+    assert torch.equal(dann.typed_by_classifier(one_label, head[:, :2]), one_label)
     with pytest.raises(ValueError, match="typing=classifier needs a fine-tuned classifier head"):
         one_hot_decoder(typing="classifier")
     with pytest.raises(ValueError, match="unknown typing"):
