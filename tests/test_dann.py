@@ -202,6 +202,8 @@ def test_classifier_typing_keeps_the_neighbours_entity_decision_and_takes_the_he
     # with one label there is nothing to type: the scores are the neighbours' to the bit
     one_label = torch.log_softmax(similarities[:, :2] / 0.05, dim=-1)
     assert torch.equal(dann.typed_by_classifier(one_label, head[:, :2]), one_label)
+    with pytest.raises(ValueError, match="pass its probabilities of the same words"):
+        decoder.decode(similarities)  # silently typing by the neighbours would hide a bug
     with pytest.raises(ValueError, match="typing=classifier needs a fine-tuned classifier head"):
         one_hot_decoder(typing="classifier")
     with pytest.raises(ValueError, match="unknown typing"):
@@ -541,6 +543,15 @@ def test_structshot_dann_typed_by_its_head_was_selected_with_that_decoder(
     for tags in typed:
         covered = sum(span.end - span.start for span in tags_to_spans(tags))
         assert covered == sum(tag != "O" for tag in tags)  # valid IOB2
+    # predict hands the head's probabilities to the typing: with O ruled out (every word an
+    # entity) a head sure of Chemical makes every word Chemical
+    assert tagger.decoder is not None
+    tagset = dann.io_tagset(LABELS)
+    chemical = torch.tensor([[0.0 if tag != "I-Chemical" else 1.0 for tag in tagset]])
+    tagger.decoder.classifier = lambda vectors: chemical.expand(len(vectors), -1)
+    tagger.decoder.outside_margin = -10.0
+    labels = {tag[2:] for tags in tagger.predict(DEV) for tag in tags}
+    assert labels == {"Chemical"}
     with pytest.raises(Exception, match="typing=classifier needs model.finetune=true"):
         instantiate(
             compose_model(monkeypatch, ["model.finetune=false", "model.typing=classifier"]).model,

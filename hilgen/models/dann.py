@@ -210,11 +210,17 @@ class NearestNeighbourDecoder:
     ) -> list[str]:
         """IOB2 tags for one sentence's [n_words, n_io_tags] similarities (and, with a
         classifier, its probabilities for the same words)."""
+        if self.classifier is not None and classifier_probabilities is None:
+            raise ValueError(
+                "this decoder reads the classifier head (model.typing=classifier or "
+                "classifier_weight > 0): pass its probabilities of the same words"
+            )
         if self.outside_margin:
             similarities = similarities.clone()
             similarities[:, 0] += self.outside_margin  # column 0 is O (`io_tagset`)
         scores = torch.log_softmax(similarities / self.temperature, dim=-1)
-        if classifier_probabilities is not None and self.typing == "classifier":
+        if self.typing == "classifier":
+            assert classifier_probabilities is not None  # checked above
             scores = typed_by_classifier(scores, classifier_probabilities)
         if classifier_probabilities is not None and self.classifier_weight:
             mixture = (
