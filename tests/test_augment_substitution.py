@@ -16,6 +16,7 @@ from hilgen.augment.substitution import (
     KBSubstitutionAugmenter,
     ReplacementFilter,
     is_supplementary,
+    looks_like_abbreviation,
 )
 from hilgen.data.iob import tags_to_spans
 from hilgen.data.tokenize import tokenize
@@ -506,3 +507,71 @@ def test_negative_groups_allowed_for_a_label_are_never_used() -> None:
     )
     synthetic = augmenter.generate([breast_lithium()], context())
     assert not [s for s in synthetic if s.replacements[0].relation == "negative"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("DM", True), ("A-T", True), ("FK506", True), ("MPS IVA", True), ("5-AzC", True),
+     ("Li", False), ("AV block", False), ("CETP deficiency", False), ("tumour", False)],
+)  # fmt: skip
+def test_abbreviations_are_recognised_by_their_shape(text: str, expected: bool) -> None:
+    assert looks_like_abbreviation(tokenize(text)) is expected
+
+
+def abbreviation_sentence() -> Sentence:
+    """A long form defining its short form, the short form used again, and a lone one."""
+    tokens = tokenize("Women with breast cancer ( BC ) and BC relatives took lithium .")
+    spans = [Span(2, 4, "Disease", ("MESH:D001943",)), Span(5, 6, "Disease", ("MESH:D001943",)),
+             Span(8, 9, "Disease", ("MESH:D001943",)), Span(11, 12, "Chemical")]  # fmt: skip
+    return Sentence("d3:0", tokens, spans, "d3")
+
+
+def test_defined_short_forms_follow_their_long_forms_new_name() -> None:
+    augmenter = KBSubstitutionAugmenter(
+        ["synonym"], mentions_swapped="all", abbreviations=True, max_sentences_per_source=None
+    )
+    synthetic = augmenter.generate([abbreviation_sentence()], context())
+    texts = [" ".join(s.sentence.tokens) for s in synthetic]
+    # "cancer of breast" skips the function word: CB
+    assert texts == [
+        "Women with breast neoplasms ( BN ) and BN relatives took Li .",
+        "Women with breast tumors ( BT ) and BT relatives took lithium .",
+        "Women with cancer of breast ( CB ) and CB relatives took lithium .",
+    ]
+    first = synthetic.sentences[0]
+    assert [s.label for s in first.sentence.spans] == ["Disease"] * 3 + ["Chemical"]
+    assert [(r.original_text, r.replacement_text) for r in first.replacements][1:3] == [
+        ("BC", "BN"),
+        ("BC", "BN"),
+    ]
+    assert synthetic.stats["abbreviations/defined_short_forms"] == 2
+    # without the option a short form takes full names of its own
+    plain = KBSubstitutionAugmenter(["synonym"], mentions_swapped="all").generate(
+        [abbreviation_sentence()], context()
+    )
+    assert "BN" not in " ".join(plain.sentences[0].sentence.tokens)
+
+
+def test_lone_short_forms_take_initials_and_negatives_stay_outside() -> None:
+    tokens = tokenize("BC patients took lithium .")
+    lone = Sentence("d4:0", tokens, [Span(0, 1, "Disease", ("MESH:D001943",))], "d4")
+    augmenter = KBSubstitutionAugmenter(
+        ["synonym"], abbreviations=True, negatives_per_mention=1, negative_groups=["PHYS"]
+    )
+    synthetic = augmenter.generate([lone], context())
+    assert replaced(synthetic, "BC") == ["BN", "BT", "CB", "MM"]
+    [negative] = [s for s in synthetic if s.replacements[0].relation == "negative"]
+    assert negative.sentence.tokens[0] == "MM" and negative.sentence.spans == []
+    assert synthetic.stats["abbreviations/lone_short_forms"] == 1
+    # a long form with a short form only takes names of 2+ initials, negatives too
+    pair = KBSubstitutionAugmenter(
+        ["synonym"], abbreviations=True, negatives_per_mention=1, negative_groups=["PHYS"]
+    ).generate([abbreviation_sentence()], context())
+    [pair_negative] = [
+        s for s in pair
+        if ("breast cancer", "negative") in [(r.original_text, r.relation) for r in s.replacements]
+    ]  # fmt: skip
+    assert pair_negative.sentence.tokens[2:7] == ["missense", "mutation", "(", "MM", ")"]
+    assert [pair_negative.sentence.span_text(s) for s in pair_negative.sentence.spans] == [
+        "lithium"
+    ]

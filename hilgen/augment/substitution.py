@@ -83,6 +83,10 @@ _EPONYM_HEADS = frozenset(
      "palsy", "anemia", "anaemia", "dystrophy", "ataxia", "neuropathy", "sign", "phenomenon"}
 )  # fmt: skip
 _ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ar", "ed", "ing", "ile", "ent", "ant")
+# Words an abbreviation's letters skip ("tumour of the kidney" -> "TK"), and the joiners inside
+# a written short form ("A-T", "breast/ovarian").
+_INITIALS_SKIP = frozenset({"of", "the", "and", "or", "in", "with", "to", "for", "on", "by", "a"})
+_INITIALS_JOINERS = frozenset({"-", "/", "'", "’", ",", "(", ")"})
 
 
 def name_key(name: str) -> str:
@@ -163,11 +167,18 @@ class _Candidate:
 
 @dataclass
 class _Mention:
+    """A sample mention; with abbreviations on, `abbreviated` marks one written as a short form
+    ("DM", "A-T"), `short_forms` the mentions that abbreviate it in its sentence ("Huntington
+    disease (HD)") and `long_form` the reverse link."""
+
     sentence: Sentence
     span: Span
     text: str
     concept: Concept | None = None
     candidates: list[_Candidate] = field(default_factory=list)
+    abbreviated: bool = False
+    short_forms: list[_Mention] = field(default_factory=list)
+    long_form: _Mention | None = None
 
 
 class KBSubstitutionAugmenter(Augmenter):
@@ -186,6 +197,12 @@ class KBSubstitutionAugmenter(Augmenter):
     negative sentence the other mentions take names too). In a sentence dense with mentions,
     ``"one"`` repeats each gold mention in every copy of its sentence, so a tagger memorises the
     few gold names; ``"all"`` shows new names in every slot.
+
+    With `abbreviations`, a mention written as a short form keeps that shape: a lone one ("DM
+    patients") takes the initials of its replacement names ("PD patients"), and one defined in
+    its sentence ("Huntington disease (HD)") takes the initials of whatever its long form
+    becomes ("Parkinson disease (PD)"; a long form then only takes names of 2+ initials). Without
+    it, short forms take full names ("Parkinson disease patients", "Huntington disease (chorea)").
     """
 
     def __init__(
@@ -205,6 +222,7 @@ class KBSubstitutionAugmenter(Augmenter):
         negative_groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC"),
         negative_pool_size: int = 3000,
         mentions_swapped: str = "one",
+        abbreviations: bool = False,
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -242,6 +260,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self.negative_groups = list(negative_groups)
         self.negative_pool_size = negative_pool_size
         self.mentions_swapped = mentions_swapped
+        self.abbreviations = abbreviations
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -273,6 +292,8 @@ class KBSubstitutionAugmenter(Augmenter):
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
         mentions = self._link_mentions(sample, context, counts)
+        if self.abbreviations:
+            _mark_short_forms(mentions, counts)
         candidate_cache: dict[tuple[str, str, str], list[_Candidate]] = {}
         for mention in mentions:
             if mention.concept is None:
@@ -283,6 +304,10 @@ class KBSubstitutionAugmenter(Augmenter):
                     mention, mention.concept, kb, context, counts
                 )
             mention.candidates = candidate_cache[key]
+            if mention.short_forms:
+                mention.candidates = [c for c in mention.candidates if len(_initials(c.tokens)) > 1]
+            elif mention.abbreviated:
+                mention.candidates = _abbreviated(mention.candidates, mention.text)
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
         negative_pool = self._negative_pool(kb, context, seed)
@@ -290,7 +315,8 @@ class KBSubstitutionAugmenter(Augmenter):
         for sentence in sample:
             rng = random.Random(f"{seed}:{sentence.sentence_id}")
             own = [m for m in mentions if m.sentence is sentence]
-            queues = [self._queue(m, mentions, rng) for m in own]
+            # A defined short form is not swapped on its own: it follows its long form.
+            queues = [[] if m.long_form else self._queue(m, mentions, rng) for m in own]
             made = self._sentences_for(sentence, own, queues, rng, seen_sentences, context, counts)
             negatives = self._negatives_for(
                 sentence,
@@ -505,6 +531,8 @@ class KBSubstitutionAugmenter(Augmenter):
         if not pool:
             return made
         for position, mention in enumerate(mentions):
+            if mention.long_form is not None:
+                continue  # its long form's negatives rename it too
             wanted = self.negatives_per_mention
             style = _case_style(mention.text) if self.match_case else "keep"
             for name, concept_id in rng.sample(pool, min(len(pool), 20 * wanted)):
@@ -516,6 +544,12 @@ class KBSubstitutionAugmenter(Augmenter):
                     continue
                 tokens = _apply_case(checked, style)
                 negative = _Candidate(" ".join(tokens), tokens, concept_id, "negative")
+                if mention.abbreviated or mention.short_forms:
+                    if len(_initials(tokens)) < 2:
+                        counts["rejected_negative/initials"] += 1
+                        continue
+                    if mention.abbreviated:
+                        negative = _as_initials(negative)
                 swaps = [(mention, negative)]
                 if self.mentions_swapped == "all":
                     index = self.negatives_per_mention - wanted
@@ -526,7 +560,7 @@ class KBSubstitutionAugmenter(Augmenter):
                         )
                         if other_position != position and queue
                     ]
-                synthetic = self._replace(sentence, swaps, number + len(made))
+                synthetic = self._replace(sentence, _with_short_forms(swaps), number + len(made))
                 key = sentence_key(synthetic.sentence.tokens)
                 if context.is_test_sentence(synthetic.sentence.tokens):
                     counts["leaked_dropped"] += 1
@@ -597,7 +631,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 if cap is not None and len(made) >= cap:
                     counts["capped_dropped"] += 1
                     continue
-                synthetic = self._replace(sentence, group, len(made))
+                synthetic = self._replace(sentence, _with_short_forms(group), len(made))
                 key = sentence_key(synthetic.sentence.tokens)
                 if context.is_test_sentence(synthetic.sentence.tokens):
                     counts["leaked_dropped"] += 1
@@ -677,6 +711,103 @@ def is_supplementary(concept: Concept) -> bool:
     else:
         mesh_ids = concept.xrefs.get("MESH", ())
     return bool(mesh_ids) and all(_SUPPLEMENTARY_ID.fullmatch(m) for m in mesh_ids)
+
+
+def looks_like_abbreviation(tokens: Sequence[str]) -> bool:
+    """A short form as biomedical text writes one: "DM", "A-T", "FK506", "MPS IVA" (at most
+    three tokens, 2-10 characters once spaces and joiners are dropped, at least two capitals
+    and no fewer capitals than lower-case letters, so not "AV block" or "Li")."""
+    if not tokens or len(tokens) > 3:
+        return False
+    if any(not (token.isalnum() or token in _INITIALS_JOINERS) for token in tokens):
+        return False
+    joined = "".join(t for t in tokens if t not in _INITIALS_JOINERS)
+    capitals = sum(ch.isupper() for ch in joined)
+    lower = sum(ch.islower() for ch in joined)
+    return 2 <= len(joined) <= 10 and capitals >= 2 and capitals >= lower
+
+
+def _initials(tokens: Sequence[str]) -> str:
+    """The abbreviation a name would get: first letters of its words (numbers kept whole),
+    function words and joiners skipped: "Prader-Willi syndrome" -> "PWS"."""
+    letters = ""
+    for token in tokens:
+        if token in _INITIALS_JOINERS or token.casefold() in _INITIALS_SKIP:
+            continue
+        letters += token if token[0].isdigit() else token[0].upper()
+    return letters
+
+
+def _abbreviated(candidates: Sequence[_Candidate], original: str) -> list[_Candidate]:
+    """Each candidate as its initials, for a short-form mention; names with fewer than two
+    initials, the mention's own letters and repeats are left out."""
+    seen = {"".join(tokenize(original))}
+    out: list[_Candidate] = []
+    for candidate in candidates:
+        initials = _initials(candidate.tokens)
+        if len(initials) < 2 or initials in seen:
+            continue
+        seen.add(initials)
+        out.append(_as_initials(candidate))
+    return out
+
+
+def _as_initials(candidate: _Candidate) -> _Candidate:
+    initials = _initials(candidate.tokens)
+    return replace(candidate, text=initials, tokens=(initials,))
+
+
+def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> None:
+    """Marks short-form mentions and links each "long form ( SF )" pair of a sentence; a later
+    mention with the same text as a defined short form is that long form's too."""
+    for mention in mentions:
+        tokens = mention.sentence.tokens[mention.span.start : mention.span.end]
+        mention.abbreviated = looks_like_abbreviation(tokens)
+    for previous, mention in zip(mentions, mentions[1:], strict=False):
+        tokens = mention.sentence.tokens
+        start, end = mention.span.start, mention.span.end
+        defines = (
+            mention.abbreviated
+            and previous.sentence is mention.sentence
+            and not previous.abbreviated
+            and previous.span.end == start - 1
+            and tokens[start - 1] == "("
+            and end < len(tokens)
+            and tokens[end] == ")"
+            and _starts_a_word(mention.text, previous.text)
+        )
+        if not defines:
+            continue
+        for short_form in mentions:
+            if (
+                short_form.sentence is mention.sentence
+                and short_form.text == mention.text
+                and short_form.long_form is None
+            ):
+                short_form.long_form = previous
+                previous.short_forms.append(short_form)
+                counts["abbreviations/defined_short_forms"] += 1
+    counts["abbreviations/lone_short_forms"] += sum(
+        m.abbreviated and m.long_form is None for m in mentions
+    )
+
+
+def _starts_a_word(short_form: str, long_form: str) -> bool:
+    """Schwartz & Hearst (2003): a short form's first letter begins a word of its long form."""
+    first = short_form[:1].casefold()
+    return any(word[:1].casefold() == first for word in re.split(r"[\s\-/]+", long_form))
+
+
+def _with_short_forms(
+    swaps: list[tuple[_Mention, _Candidate]],
+) -> list[tuple[_Mention, _Candidate]]:
+    """The swaps plus, for each swapped long form, its short forms renamed to the new name's
+    initials (a negative's initials are a negative too)."""
+    return swaps + [
+        (short_form, _as_initials(candidate))
+        for mention, candidate in swaps
+        for short_form in mention.short_forms
+    ]
 
 
 def _has_number_or_unit(tokens: Sequence[str]) -> bool:
