@@ -389,6 +389,9 @@ def sentences(draw: st.DrawFn) -> Sentence:
             label = draw(st.sampled_from(["Disease", "Chemical"]))
             spans.append(Span(len(tokens), len(tokens) + len(name_tokens), label))
             tokens += name_tokens
+            if draw(st.booleans()):  # a short form defined after it: "Lung Cancer ( LC )"
+                spans.append(Span(len(tokens) + 1, len(tokens) + 2, label))
+                tokens += ["(", "".join(t[0].upper() for t in name_tokens if t.isalpha()), ")"]
     tokens.append(".")
     return Sentence(f"s{draw(st.integers(0, 10**6))}", tokens, spans)
 
@@ -400,6 +403,7 @@ def sentences(draw: st.DrawFn) -> Sentence:
     cap=st.one_of(st.none(), st.integers(1, 8)),
     diversity=st.booleans(),
     swapped=st.sampled_from(["one", "all"]),
+    abbreviations=st.booleans(),
     seed=st.integers(0, 1000),
 )
 def test_every_synthetic_sentence_is_valid_iob2_with_consistent_provenance(
@@ -408,6 +412,7 @@ def test_every_synthetic_sentence_is_valid_iob2_with_consistent_provenance(
     cap: int | None,
     diversity: bool,
     swapped: str,
+    abbreviations: bool,
     seed: int,
 ) -> None:
     augmenter = KBSubstitutionAugmenter(
@@ -415,6 +420,7 @@ def test_every_synthetic_sentence_is_valid_iob2_with_consistent_provenance(
         max_sentences_per_source=cap,
         context_diversity=diversity,
         mentions_swapped=swapped,
+        abbreviations=abbreviations,
     )
     synthetic = augmenter.generate(sample, context(seed=seed))
     by_id = {s.sentence_id: s for s in sample}
@@ -427,10 +433,16 @@ def test_every_synthetic_sentence_is_valid_iob2_with_consistent_provenance(
             (s.start, s.end, s.label) for s in sorted(sentence.spans, key=lambda s: s.start)
         ]
         by_index = {r.span_index: r for r in item.replacements}
-        # One mention differs ("one") or at least one ("all"); every other entity keeps its
-        # text and label.
+        # One mention differs ("one", with abbreviations plus the short forms that follow it)
+        # or at least one ("all"); every other entity keeps its text and label.
         assert len(by_index) == len(item.replacements) >= 1
-        assert swapped == "all" or len(by_index) == 1
+        # (the short forms take the swapped name's initials, so the same concept)
+        assert swapped == "all" or len({r.replacement_concept_id for r in item.replacements}) == 1
+        assert swapped == "all" or len(by_index) == 1 or abbreviations
+        if abbreviations:
+            for replacement in item.replacements:
+                if looks_like_abbreviation(tokenize(replacement.original_text)):
+                    assert " " not in replacement.replacement_text
         assert len(sentence.spans) == len(source.spans)
         source_spans = sorted(source.spans, key=lambda s: s.start)
         for index, (new, old) in enumerate(zip(sentence.spans, source_spans, strict=True)):
