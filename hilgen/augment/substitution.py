@@ -743,12 +743,11 @@ def _abbreviated(candidates: Sequence[_Candidate], original: str) -> list[_Candi
     initials, the mention's own letters and repeats are left out."""
     seen = {"".join(tokenize(original))}
     out: list[_Candidate] = []
-    for candidate in candidates:
-        initials = _initials(candidate.tokens)
-        if len(initials) < 2 or initials in seen:
+    for candidate in map(_as_initials, candidates):
+        if len(candidate.text) < 2 or candidate.text in seen:
             continue
-        seen.add(initials)
-        out.append(_as_initials(candidate))
+        seen.add(candidate.text)
+        out.append(candidate)
     return out
 
 
@@ -758,8 +757,8 @@ def _as_initials(candidate: _Candidate) -> _Candidate:
 
 
 def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> None:
-    """Marks short-form mentions and links each "long form ( SF )" pair of a sentence; a later
-    mention with the same text as a defined short form is that long form's too."""
+    """Marks short-form mentions and links each "long form ( SF )" pair of a sentence; every
+    other mention of the sentence with the defined short form's text is that long form's too."""
     for mention in mentions:
         tokens = mention.sentence.tokens[mention.span.start : mention.span.end]
         mention.abbreviated = looks_like_abbreviation(tokens)
