@@ -389,9 +389,10 @@ def sentences(draw: st.DrawFn) -> Sentence:
             label = draw(st.sampled_from(["Disease", "Chemical"]))
             spans.append(Span(len(tokens), len(tokens) + len(name_tokens), label))
             tokens += name_tokens
-            if draw(st.booleans()):  # a short form defined after it: "Lung Cancer ( LC )"
+            initials = "".join(t[0].upper() for t in name_tokens if t[:1].isalpha())
+            if len(initials) > 1 and draw(st.booleans()):  # defined after it: "Lung Cancer ( LC )"
                 spans.append(Span(len(tokens) + 1, len(tokens) + 2, label))
-                tokens += ["(", "".join(t[0].upper() for t in name_tokens if t.isalpha()), ")"]
+                tokens += ["(", initials, ")"]
     tokens.append(".")
     return Sentence(f"s{draw(st.integers(0, 10**6))}", tokens, spans)
 

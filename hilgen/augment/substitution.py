@@ -304,10 +304,6 @@ class KBSubstitutionAugmenter(Augmenter):
                     mention, mention.concept, kb, context, counts
                 )
             mention.candidates = candidate_cache[key]
-            if mention.short_forms:
-                mention.candidates = [c for c in mention.candidates if len(_initials(c.tokens)) > 1]
-            elif mention.abbreviated:
-                mention.candidates = _abbreviated(mention.candidates, mention.text)
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
         negative_pool = self._negative_pool(kb, context, seed)
@@ -315,8 +311,7 @@ class KBSubstitutionAugmenter(Augmenter):
         for sentence in sample:
             rng = random.Random(f"{seed}:{sentence.sentence_id}")
             own = [m for m in mentions if m.sentence is sentence]
-            # A defined short form is not swapped on its own: it follows its long form.
-            queues = [[] if m.long_form else self._queue(m, mentions, rng) for m in own]
+            queues = [_shaped(m, self._queue(m, mentions, rng)) for m in own]
             made = self._sentences_for(sentence, own, queues, rng, seen_sentences, context, counts)
             negatives = self._negatives_for(
                 sentence,
@@ -736,6 +731,19 @@ def _initials(tokens: Sequence[str]) -> str:
             continue
         letters += token if token[0].isdigit() else token[0].upper()
     return letters
+
+
+def _shaped(mention: _Mention, queue: list[_Candidate]) -> list[_Candidate]:
+    """The names a mention takes, in its written shape: a lone short form takes them as
+    initials, a long form only those of 2+ initials (its short forms follow it), and a defined
+    short form none of its own. Without abbreviations no mention is marked: all unchanged."""
+    if mention.long_form is not None:
+        return []
+    if mention.short_forms:
+        return [c for c in queue if len(_initials(c.tokens)) > 1]
+    if mention.abbreviated:
+        return _abbreviated(queue, mention.text)
+    return queue
 
 
 def _abbreviated(candidates: Sequence[_Candidate], original: str) -> list[_Candidate]:
