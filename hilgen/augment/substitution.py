@@ -538,14 +538,13 @@ class KBSubstitutionAugmenter(Augmenter):
                     counts[f"rejected_negative/{reason}"] += 1
                     continue
                 tokens = _apply_case(checked, style)
-                negative = _Candidate(" ".join(tokens), tokens, concept_id, "negative")
-                if mention.abbreviated or mention.short_forms:
-                    if len(_initials(tokens)) < 2:
-                        counts["rejected_negative/initials"] += 1
-                        continue
-                    if mention.abbreviated:
-                        negative = _as_initials(negative)
-                swaps = [(mention, negative)]
+                shaped = _shaped(
+                    mention, [_Candidate(" ".join(tokens), tokens, concept_id, "negative")]
+                )
+                if not shaped:
+                    counts["rejected_negative/initials"] += 1
+                    continue
+                swaps = [(mention, shaped[0])]
                 if self.mentions_swapped == "all":
                     index = self.negatives_per_mention - wanted
                     swaps += [
