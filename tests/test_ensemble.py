@@ -26,7 +26,7 @@ from hilgen.ensemble.combine import (
     dev_f1_weights,
 )
 from hilgen.ensemble.runner import ensemble_seed, run_ensembles
-from hilgen.ensemble.selection import MemberRun, Selection, one_progress_bar
+from hilgen.ensemble.selection import MemberRun, Selection, download_member, one_progress_bar
 from hilgen.evaluate.metrics import score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_jsonl
 from hilgen.tracking.mlflow_tracking import Tracker
@@ -343,3 +343,20 @@ def test_an_ensemble_of_ablation_runs_carries_their_variant(
     client = MlflowClient(cfg.tracking.tracking_uri)
     (seed_run,) = client.search_runs([tracker.experiment_id], "tags.`hilgen.role` = 'ensemble'")
     assert seed_run.data.tags["variant"] == variant
+
+
+def test_a_member_without_predictions_is_named(tmp_path: Path, tmp_tracking: list[str]) -> None:
+    """A run logged without `predictions/test.jsonl` (e.g. by an older train.py) stops the
+    ensemble with its id and how to leave it out, not a bare MLflow error."""
+    cfg = compose_ensemble([*tmp_tracking, "tracking.experiment=fake"])
+    tracker = instantiate(cfg.tracking)
+    tracker.setup()
+    folder = tmp_path / "old" / "predictions"
+    write_predictions_jsonl(folder / "dev.jsonl", member(["O"]))
+    tags = {"model": "bert", "augmenter": "none", "seed": "1"}
+    with tracker.run("old", tags) as active:
+        tracker.log_artifact(folder)
+        run_id = active.info.run_id
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    with pytest.raises(ValueError, match=rf"{run_id}.*predictions/test.jsonl.*select.filter"):
+        download_member(client, client.get_run(run_id), tmp_path / "members")
