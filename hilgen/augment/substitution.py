@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -766,9 +766,11 @@ def _as_initials(candidate: _Candidate) -> _Candidate:
 def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> None:
     """Marks short-form mentions and links each "long form ( SF )" pair of a sentence; every
     other mention of the sentence with the defined short form's text is that long form's too."""
+    same_text: defaultdict[tuple[int, str], list[_Mention]] = defaultdict(list)
     for mention in mentions:
         tokens = mention.sentence.tokens[mention.span.start : mention.span.end]
         mention.abbreviated = looks_like_abbreviation(tokens)
+        same_text[id(mention.sentence), mention.text].append(mention)
     for previous, mention in zip(mentions, mentions[1:], strict=False):
         tokens = mention.sentence.tokens
         start, end = mention.span.start, mention.span.end
@@ -784,12 +786,8 @@ def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> Non
         )
         if not defines:
             continue
-        for short_form in mentions:
-            if (
-                short_form.sentence is mention.sentence
-                and short_form.text == mention.text
-                and short_form.long_form is None
-            ):
+        for short_form in same_text[id(mention.sentence), mention.text]:
+            if short_form.long_form is None:
                 short_form.long_form = previous
                 previous.short_forms.append(short_form)
                 counts["abbreviations/defined_short_forms"] += 1
