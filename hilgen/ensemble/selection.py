@@ -171,24 +171,20 @@ def download_member(client: MlflowClient, run: Run, destination: Path) -> Member
     run_dir = destination / run.info.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     member = MemberRun(run.info.run_id, dict(run.data.tags), dict(run.data.metrics))
-
-    def missing(what: str) -> ValueError:
-        return ValueError(
-            f"run {run.info.run_id} ({member.name}, seed {member.tags.get('seed')}) has no "
-            f"artifact {what}; was it trained by this version of train.py? Exclude it with "
-            "select.filter"
-        )
-
-    try:
-        local = Path(client.download_artifacts(run.info.run_id, "predictions", str(run_dir)))
-    except Exception as error:  # MLflow raises several types for a missing artifact
-        raise missing(f"folder predictions ({error})") from error
+    present = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "predictions")}
     for split in ("dev", "test"):
-        if not (local / f"{split}.jsonl").is_file():
-            raise missing(f"predictions/{split}.jsonl")
-        setattr(member, split, read_predictions_jsonl(local / f"{split}.jsonl"))
-    if (local / "full_dev.jsonl").is_file():
-        member.full_dev = read_predictions_jsonl(local / "full_dev.jsonl")
+        if f"{split}.jsonl" not in present:
+            raise ValueError(
+                f"run {run.info.run_id} ({member.name}, seed {member.tags.get('seed')}) has no "
+                f"artifact predictions/{split}.jsonl; was it trained by this version of "
+                "train.py? Exclude it with select.filter"
+            )
+    for split in ("dev", "test", "full_dev"):
+        if f"{split}.jsonl" in present:
+            local = client.download_artifacts(
+                run.info.run_id, f"predictions/{split}.jsonl", str(run_dir)
+            )
+            setattr(member, split, read_predictions_jsonl(Path(local)))
     return member
 
 
