@@ -11,7 +11,11 @@ label form one entity. Nearest-neighbour decoding beat the linear head on the sa
 abstract transitions (O->O, O->I, I->O, I->same I, I->other I), estimated from the support tags.
 `typing: classifier` splits the decision as decomposed few-shot NER does: the neighbours say
 whether a word is an entity, the fine-tuned head (trained on the synthetic sentences too) says
-which type.
+which type. `typing: entity_neighbours` splits it the same way, but the type comes from the
+nearest entity words of the gold *and* synthetic sentences: hundreds of synthetic mentions per
+type instead of five gold ones, while the entity-or-O decision keeps the gold support (synthetic
+O words are KB negatives that pull real mentions to O). Without synthetic sentences it is
+nearest-neighbour typing exactly.
 
 Each IO label has its own FAISS index searched for k=1, so a label's best similarity is exact
 (for the flat index) however rare the label: one shared index searched top-k would miss a label
@@ -50,9 +54,10 @@ DECODINGS = ("nnshot", "structshot")
 # other concepts tagged O, which pull real mentions to O).
 SUPPORT_SETS = ("all", "gold", "synthetic_entities")
 SELECTIONS = ("nearest_neighbour", "classifier")
-# Who chooses an entity word's type: its nearest support words, or the fine-tuned linear head
-# (the neighbours still decide entity or O).
-TYPINGS = ("nearest_neighbour", "classifier")
+# Who chooses an entity word's type: its nearest support words, the fine-tuned linear head, or
+# its nearest entity words of the gold and synthetic sentences (in the last two the support
+# neighbours still decide entity or O).
+TYPINGS = ("nearest_neighbour", "classifier", "entity_neighbours")
 # Floor of the head's type probabilities before their log: a type the head rules out stays
 # finite, so Viterbi always has a path.
 MIN_TYPE_PROBABILITY = 1e-30
@@ -145,6 +150,7 @@ class NearestNeighbourDecoder:
         classifier: WordClassifier | None = None,
         classifier_weight: float = 0.0,
         typing: str = "nearest_neighbour",
+        typing_vectors: dict[str, np.ndarray] | None = None,
     ) -> None:
         """`support_vectors` maps IO tags to [n, dim] float32 word vectors; they may be
         normalised in place. `structshot` needs `transitions`. `outside_margin` is added to
@@ -152,9 +158,11 @@ class NearestNeighbourDecoder:
         entity's support words before it is tagged as one. Each word's label distribution is
         softmax(similarity / temperature); with `typing="classifier"` its entity mass
         (1 - P(O)) is shared out by the `classifier`'s (the fine-tuned linear head's)
-        probabilities of the entity types. Then, with `classifier_weight` w, it becomes (1 - w)
-        that + w classifier probabilities (kNN-NER's interpolation, Wang et al. 2022); NNShot
-        takes the best label of the result."""
+        probabilities of the entity types, with `typing="entity_neighbours"` by
+        softmax(similarity / temperature) over the types' best similarities among
+        `typing_vectors` (entity IO tags to word vectors). Then, with `classifier_weight` w, it
+        becomes (1 - w) that + w classifier probabilities (kNN-NER's interpolation, Wang et al.
+        2022); NNShot takes the best label of the result."""
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}; expected one of {DECODINGS}")
         if typing not in TYPINGS:
@@ -167,6 +175,10 @@ class NearestNeighbourDecoder:
             raise ValueError("model.classifier_weight > 0 needs a fine-tuned classifier head")
         if typing == "classifier" and classifier is None:
             raise ValueError("model.typing=classifier needs a fine-tuned classifier head")
+        if typing == "entity_neighbours" and not any(
+            len(vectors) for tag, vectors in (typing_vectors or {}).items() if tag != OUTSIDE
+        ):
+            raise ValueError("model.typing=entity_neighbours needs entity words to type by")
         self.tagset = io_tagset(labels)
         unknown = set(support_vectors) - set(self.tagset)
         if unknown:
@@ -178,6 +190,15 @@ class NearestNeighbourDecoder:
             for tag, vectors in support_vectors.items()
             if len(vectors)
         }
+        self.typing_indices = (
+            {
+                tag: make_index(vectors, copy=False)
+                for tag, vectors in (typing_vectors or {}).items()
+                if tag != OUTSIDE and len(vectors)
+            }
+            if typing == "entity_neighbours"
+            else None
+        )
         self.decoding = decoding
         self.temperature = temperature
         self.outside_margin = outside_margin
@@ -192,12 +213,14 @@ class NearestNeighbourDecoder:
     def similarities(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor:
         """[n_words, n_io_tags] best cosine similarity per IO tag; -inf for a tag with no
         support words."""
-        scores = torch.full((len(vectors), len(self.tagset)), -math.inf)
-        for column, tag in enumerate(self.tagset):
-            if tag in self.indices:
-                best, _ = self.indices[tag].search(vectors, k=1)
-                scores[:, column] = torch.from_numpy(best[:, 0])
-        return scores
+        return best_similarities(vectors, self.tagset, self.indices)
+
+    def type_similarities(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor | None:
+        """[n_words, n_labels] best cosine similarity per entity type among the typing words;
+        None unless `typing="entity_neighbours"`."""
+        if self.typing_indices is None:
+            return None
+        return best_similarities(vectors, self.tagset[1:], self.typing_indices)
 
     def classifier_probabilities(self, vectors: np.ndarray) -> torch.Tensor | None:
         """[n_words, n_io_tags] probabilities of the classifier head; None without one."""
@@ -206,14 +229,23 @@ class NearestNeighbourDecoder:
         return self.classifier(torch.from_numpy(vectors)).to("cpu", torch.float32)
 
     def decode(
-        self, similarities: torch.Tensor, classifier_probabilities: torch.Tensor | None = None
+        self,
+        similarities: torch.Tensor,
+        classifier_probabilities: torch.Tensor | None = None,
+        type_similarities: torch.Tensor | None = None,
     ) -> list[str]:
         """IOB2 tags for one sentence's [n_words, n_io_tags] similarities (and, with a
-        classifier, its probabilities for the same words)."""
+        classifier, its probabilities for the same words; with typing words, the words'
+        `type_similarities`)."""
         if self.classifier is not None and classifier_probabilities is None:
             raise ValueError(
                 "this decoder reads the classifier head (model.typing=classifier or "
                 "classifier_weight > 0): pass its probabilities of the same words"
+            )
+        if self.typing_indices is not None and type_similarities is None:
+            raise ValueError(
+                "this decoder types by entity neighbours (model.typing=entity_neighbours): "
+                "pass the words' type_similarities"
             )
         if self.outside_margin:
             similarities = similarities.clone()
@@ -222,6 +254,9 @@ class NearestNeighbourDecoder:
         if self.typing == "classifier":
             assert classifier_probabilities is not None  # checked above
             scores = typed_by_classifier(scores, classifier_probabilities)
+        elif self.typing == "entity_neighbours":
+            assert type_similarities is not None  # checked above
+            scores = retyped(scores, torch.log_softmax(type_similarities / self.temperature, -1))
         if classifier_probabilities is not None and self.classifier_weight:
             mixture = (
                 1 - self.classifier_weight
@@ -242,6 +277,7 @@ class NearestNeighbourDecoder:
             self.similarities(stacked),
             [len(v) for v in vectors],
             self.classifier_probabilities(stacked),
+            self.type_similarities(stacked),
         )
 
     def decode_similarities(
@@ -249,31 +285,55 @@ class NearestNeighbourDecoder:
         similarities: torch.Tensor,
         sizes: list[int],
         classifier_probabilities: torch.Tensor | None = None,
+        type_similarities: torch.Tensor | None = None,
     ) -> list[list[str]]:
-        """Tags for several sentences' stacked similarities (`sizes` words each)."""
-        if classifier_probabilities is None:
-            return [self.decode(part) for part in torch.split(similarities, sizes)]
+        """Tags for several sentences' stacked scores (`sizes` words each)."""
+
+        def per_sentence(scores: torch.Tensor | None) -> Sequence[torch.Tensor | None]:
+            return [None] * len(sizes) if scores is None else torch.split(scores, sizes)
+
         return [
-            self.decode(part, probabilities)
-            for part, probabilities in zip(
+            self.decode(*scores)
+            for scores in zip(
                 torch.split(similarities, sizes),
-                torch.split(classifier_probabilities, sizes),
+                per_sentence(classifier_probabilities),
+                per_sentence(type_similarities),
                 strict=True,
             )
         ]
 
 
+def best_similarities(
+    vectors: np.ndarray | torch.Tensor,
+    tags: Sequence[str],
+    indices: dict[str, NearestNeighbourIndex],
+) -> torch.Tensor:
+    """[n_words, len(tags)] best cosine similarity per tag in its index; -inf for a tag with
+    no index (no words)."""
+    scores = torch.full((len(vectors), len(tags)), -math.inf)
+    for column, tag in enumerate(tags):
+        if tag in indices:
+            best, _ = indices[tag].search(vectors, k=1)
+            scores[:, column] = torch.from_numpy(best[:, 0])
+    return scores
+
+
+def retyped(log_probabilities: torch.Tensor, type_log_probabilities: torch.Tensor) -> torch.Tensor:
+    """[n_words, n_io_tags] log-probabilities (column 0 O) whose entity mass is shared out over
+    the types by [n_words, n_labels] `type_log_probabilities` instead: P(O) stays, P(X) =
+    (1 - P(O)) * P_type(X)."""
+    entity = torch.logsumexp(log_probabilities[:, 1:], dim=-1, keepdim=True)
+    return torch.cat([log_probabilities[:, :1], entity + type_log_probabilities], dim=-1)
+
+
 def typed_by_classifier(
     log_probabilities: torch.Tensor, classifier_probabilities: torch.Tensor
 ) -> torch.Tensor:
-    """[n_words, n_io_tags] log-probabilities (column 0 O) whose entity mass is shared out over
-    the types by the classifier's probabilities instead: P(O) stays, P(X) = (1 - P(O)) *
-    P_head(X) / sum of P_head over the types."""
-    entity = torch.logsumexp(log_probabilities[:, 1:], dim=-1, keepdim=True)
+    """`retyped` by the classifier's probabilities of the types, renormalised over them."""
     types = torch.log_softmax(
         classifier_probabilities[:, 1:].clamp_min(MIN_TYPE_PROBABILITY).log(), dim=-1
     )
-    return torch.cat([log_probabilities[:, :1], entity + types], dim=-1)
+    return retyped(log_probabilities, types)
 
 
 @contextmanager
@@ -380,7 +440,8 @@ class DannTagger(Tagger):
     skips training: nearest neighbour over the raw encoder (B-raw). `selection` picks the dev
     F1 used for early stopping: `nearest_neighbour` (the test-time decoder) or `classifier`
     (the linear head's, cheaper with a large synthetic support set). `typing` picks who types
-    an entity word: its nearest support words or that head.
+    an entity word: its nearest support words, that head, or its nearest entity words of the
+    gold and synthetic sentences (`entity_neighbours`).
     """
 
     def __init__(
@@ -436,6 +497,7 @@ class DannTagger(Tagger):
         else:
             self.encoder = encoder()
         self.support_sentences: list[Sentence] = []
+        self.typing_sentences: list[Sentence] = []
         self.entities_only_from: int | None = None
         self.transitions: AbstractTransitions | None = None
         self.device = torch.device("cpu")
@@ -443,6 +505,7 @@ class DannTagger(Tagger):
 
     def build_decoder(self, device: torch.device) -> NearestNeighbourDecoder:
         """Embed the support set with the current encoder and index it."""
+        typing_vectors = None
         with eval_mode(self.encoder, device):
             vectors = support_vectors(
                 self.encoder,
@@ -450,6 +513,10 @@ class DannTagger(Tagger):
                 self.embed_batch_size,
                 self.entities_only_from,
             )
+            if self.typing == "entity_neighbours":
+                typing_vectors = support_vectors(
+                    self.encoder, self.typing_sentences, self.embed_batch_size, 0
+                )
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
@@ -461,6 +528,7 @@ class DannTagger(Tagger):
             classifier=self.head_io_probabilities if self.uses_head else None,
             classifier_weight=self.classifier_weight,
             typing=self.typing,
+            typing_vectors=typing_vectors,
         )
 
     @property
@@ -483,12 +551,14 @@ class DannTagger(Tagger):
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
         support = list(data.gold) if self.support == "gold" else [*data.gold, *data.synthetic]
         self.entities_only_from = len(data.gold) if self.support == "synthetic_entities" else None
-        unknown = {span.label for s in support for span in s.spans} - set(self.labels)
+        typing = [*data.gold, *data.synthetic] if self.typing == "entity_neighbours" else []
+        unknown = {span.label for s in [*support, *typing] for span in s.spans} - set(self.labels)
         if unknown:
             raise ValueError(
                 f"support sentences carry labels {sorted(unknown)} outside {self.labels}"
             )
         self.support_sentences = support
+        self.typing_sentences = typing
         if self.decoding == "structshot":
             whole_sentences = support[: self.entities_only_from]
             self.transitions = AbstractTransitions.estimate(
@@ -527,13 +597,15 @@ class DannTagger(Tagger):
         stacked = np.concatenate(vectors)
         similarities = decoder.similarities(stacked)
         probabilities = decoder.classifier_probabilities(stacked)
+        type_similarities = decoder.type_similarities(stacked)
         sizes = [len(s.tokens) for s in dev]
         gold = [s.tags for s in dev]
         f1_by_margin: dict[float, float] = {}
         for margin in self.outside_margins:
             decoder.outside_margin = margin
             f1_by_margin[margin] = score_tags(
-                gold, decoder.decode_similarities(similarities, sizes, probabilities)
+                gold,
+                decoder.decode_similarities(similarities, sizes, probabilities, type_similarities),
             ).f1
         best = max(self.outside_margins, key=lambda m: f1_by_margin[m])
         log.info("O margin by dev F1: %s -> %.3f", f1_by_margin, best)
