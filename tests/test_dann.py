@@ -4,6 +4,7 @@ and tiny real fits through the composed `model=dann` config."""
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -208,6 +209,69 @@ def test_classifier_typing_keeps_the_neighbours_entity_decision_and_takes_the_he
         one_hot_decoder(typing="classifier")
     with pytest.raises(ValueError, match="unknown typing"):
         one_hot_decoder(typing="span")
+
+
+def test_entity_neighbour_typing_keeps_the_gold_entity_decision_and_types_by_all_entity_words() -> (
+    None
+):
+    # word 1: Disease by its gold neighbours, but a synthetic Chemical word is closer still;
+    # word 2: O by its gold neighbours, whatever the typing words say
+    words = np.array([[0.2, 1.0, 0.9], [1.0, 0.1, 0.3]], dtype=np.float32)
+    eye = np.eye(3, dtype=np.float32)
+    typing_words = {
+        "I-Disease": eye[[1]],
+        "I-Chemical": np.stack([eye[2], np.array([0.0, 1.0, 1.0], np.float32)]),
+    }
+    decoder = one_hot_decoder(typing="entity_neighbours", typing_vectors=typing_words)
+    assert one_hot_decoder().decode_batch([words]) == [["B-Disease", "O"]]
+    assert decoder.decode_batch([words]) == [["B-Chemical", "O"]]
+    similarities = decoder.similarities(words)
+    type_similarities = decoder.type_similarities(words)
+    assert type_similarities is not None
+    assert float(type_similarities[0, 1]) == pytest.approx(1.9 / np.sqrt(2 * 1.85))
+    # P(O) is the gold neighbours'; the entity mass is split by the typing words' softmax
+    scores = dann.retyped(
+        torch.log_softmax(similarities / 0.05, dim=-1),
+        torch.log_softmax(type_similarities / 0.05, dim=-1),
+    )
+    torch.testing.assert_close(scores.exp()[:, 0], torch.softmax(similarities / 0.05, dim=-1)[:, 0])
+    with pytest.raises(ValueError, match="pass the words' type_similarities"):
+        decoder.decode(similarities)
+    with pytest.raises(ValueError, match="needs entity words to type by"):
+        one_hot_decoder(typing="entity_neighbours", typing_vectors={"O": eye[[0]]})
+    with pytest.raises(ValueError, match="needs entity words to type by"):
+        one_hot_decoder(typing="entity_neighbours")
+
+
+@pytest.mark.parametrize("decoding", ["nnshot", "structshot"])
+def test_entity_neighbour_typing_by_the_support_entity_words_is_nearest_neighbour_typing(
+    decoding: str,
+) -> None:
+    """Without synthetic sentences the typing words are the support's entity words, and the
+    retyped scores are the plain ones: `augmenter=none` runs are unchanged by the option."""
+    vectors, queries = clustered_vectors(60, 16, seed=5)
+    support = {"O": vectors[:30], "I-Disease": vectors[30:45], "I-Chemical": vectors[45:]}
+    transitions = AbstractTransitions.estimate([["O", "I-Disease", "O", "I-Chemical"]], 2)
+    make_index = functools.partial(NearestNeighbourIndex, use_gpu=False)
+
+    def decoder(**options: object) -> NearestNeighbourDecoder:
+        copies = {tag: v.copy() for tag, v in support.items()}
+        return NearestNeighbourDecoder(
+            LABELS,
+            copies,
+            make_index,
+            decoding,
+            transitions=transitions,
+            **options,  # type: ignore[arg-type]
+        )
+
+    sentences = [queries[start : start + 8] for start in range(0, 200, 8)]
+    plain = decoder().decode_batch(sentences)
+    typed = decoder(
+        typing="entity_neighbours", typing_vectors={t: v.copy() for t, v in support.items()}
+    ).decode_batch(sentences)
+    assert typed == plain
+    assert {tag[2:] for tags in plain for tag in tags} == {"", "Disease", "Chemical"}
 
 
 def test_abstract_transitions_are_counted_from_io_tags() -> None:
@@ -557,6 +621,42 @@ def test_structshot_dann_typed_by_its_head_was_selected_with_that_decoder(
             compose_model(monkeypatch, ["model.finetune=false", "model.typing=classifier"]).model,
             labels=LABELS,
         )
+
+
+def test_dann_typed_by_entity_neighbours_searches_gold_and_synthetic_entity_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch, tmp_path, ["model.decoding=structshot", "model.typing=entity_neighbours"]
+    )
+    assert tagger.typing_sentences == [*GOLD, *SYNTHETIC]
+    assert tagger.decoder is not None and tagger.decoder.typing_indices is not None
+    entity_words = Counter(
+        tag for s in [*GOLD, *SYNTHETIC] for tag in io_tags(s.tags) if tag != "O"
+    )
+    assert {t: len(i) for t, i in tagger.decoder.typing_indices.items()} == entity_words
+    # the gold-only support still decides entity or O
+    assert summary["support_words"] == sum(len(s.tokens) for s in GOLD)
+    # the epoch was chosen with the decoder that tags at test time
+    assert summary["joint_best_dev_f1"] == pytest.approx(
+        score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
+    )
+
+
+def test_entity_neighbour_typing_without_synthetic_sentences_tags_as_nearest_neighbour_typing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def raw_tagger_tags(typing: str) -> list[list[str]]:
+        cfg = compose_model(
+            monkeypatch,
+            ["model.finetune=false", "model.decoding=structshot", f"model.typing={typing}"],
+        )
+        tagger: DannTagger = instantiate(cfg.model, labels=LABELS)
+        make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=tmp_path)
+        tagger.fit(TrainingData(GOLD, [], DEV), make_trainer)
+        return tagger.predict([*DEV, *SYNTHETIC])
+
+    assert raw_tagger_tags("entity_neighbours") == raw_tagger_tags("nearest_neighbour")
 
 
 def test_bad_options_and_unfitted_predict_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
