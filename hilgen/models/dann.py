@@ -178,7 +178,10 @@ class NearestNeighbourDecoder:
         if typing == "entity_neighbours" and not any(
             len(vectors) for tag, vectors in (typing_vectors or {}).items() if tag != OUTSIDE
         ):
-            raise ValueError("model.typing=entity_neighbours needs entity words to type by")
+            raise ValueError(
+                "model.typing=entity_neighbours needs entity words to type by: the gold and "
+                "synthetic sentences hold none (use typing=nearest_neighbour)"
+            )
         self.tagset = io_tagset(labels)
         unknown = set(support_vectors) - set(self.tagset)
         if unknown:
