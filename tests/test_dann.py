@@ -623,20 +623,25 @@ def test_structshot_dann_typed_by_its_head_was_selected_with_that_decoder(
         )
 
 
+@pytest.mark.parametrize("support", ["gold", "all"])
 def test_dann_typed_by_entity_neighbours_searches_gold_and_synthetic_entity_words(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, support: str
 ) -> None:
     tagger, summary = fitted_tagger(
-        monkeypatch, tmp_path, ["model.decoding=structshot", "model.typing=entity_neighbours"]
+        monkeypatch,
+        tmp_path,
+        ["model.decoding=structshot", "model.typing=entity_neighbours", f"model.support={support}"],
     )
-    assert tagger.typing_sentences == [*GOLD, *SYNTHETIC]
+    # only the synthetic sentences the support leaves out are embedded a second time
+    assert tagger.typing_sentences == (SYNTHETIC if support == "gold" else [])
     assert tagger.decoder is not None and tagger.decoder.typing_indices is not None
     entity_words = Counter(
         tag for s in [*GOLD, *SYNTHETIC] for tag in io_tags(s.tags) if tag != "O"
     )
     assert {t: len(i) for t, i in tagger.decoder.typing_indices.items()} == entity_words
-    # the gold-only support still decides entity or O
-    assert summary["support_words"] == sum(len(s.tokens) for s in GOLD)
+    # the support (gold only by default) still decides entity or O
+    support_sentences = GOLD if support == "gold" else [*GOLD, *SYNTHETIC]
+    assert summary["support_words"] == sum(len(s.tokens) for s in support_sentences)
     # the epoch was chosen with the decoder that tags at test time
     assert summary["joint_best_dev_f1"] == pytest.approx(
         score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
@@ -647,16 +652,17 @@ def test_entity_neighbour_typing_without_synthetic_sentences_tags_as_nearest_nei
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     def raw_tagger_tags(typing: str) -> list[list[str]]:
-        cfg = compose_model(
-            monkeypatch,
-            ["model.finetune=false", "model.decoding=structshot", f"model.typing={typing}"],
-        )
+        # a negative O margin makes the raw encoder tag words of both types
+        overrides = ["model.finetune=false", "model.outside_margins=[-0.1]"]
+        cfg = compose_model(monkeypatch, [*overrides, f"model.typing={typing}"])
         tagger: DannTagger = instantiate(cfg.model, labels=LABELS)
         make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=tmp_path)
         tagger.fit(TrainingData(GOLD, [], DEV), make_trainer)
         return tagger.predict([*DEV, *SYNTHETIC])
 
-    assert raw_tagger_tags("entity_neighbours") == raw_tagger_tags("nearest_neighbour")
+    tags = raw_tagger_tags("nearest_neighbour")
+    assert {tag[2:] for sentence in tags for tag in sentence} == {"", "Disease", "Chemical"}
+    assert raw_tagger_tags("entity_neighbours") == tags
 
 
 def test_bad_options_and_unfitted_predict_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

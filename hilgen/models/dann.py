@@ -517,9 +517,7 @@ class DannTagger(Tagger):
                 self.entities_only_from,
             )
             if self.typing == "entity_neighbours":
-                typing_vectors = support_vectors(
-                    self.encoder, self.typing_sentences, self.embed_batch_size, 0
-                )
+                typing_vectors = self.typing_vectors(vectors)
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
@@ -533,6 +531,19 @@ class DannTagger(Tagger):
             typing=self.typing,
             typing_vectors=typing_vectors,
         )
+
+    def typing_vectors(self, support: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The support's entity words plus those of `typing_sentences` (the synthetic sentences
+        the support leaves out), which alone are embedded again."""
+        extra = (
+            support_vectors(self.encoder, self.typing_sentences, self.embed_batch_size, 0)
+            if self.typing_sentences
+            else {}
+        )
+        return {
+            tag: np.concatenate([part[tag] for part in (support, extra) if tag in part])
+            for tag in (set(support) | set(extra)) - {OUTSIDE}
+        }
 
     @property
     def uses_head(self) -> bool:
@@ -554,7 +565,12 @@ class DannTagger(Tagger):
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
         support = list(data.gold) if self.support == "gold" else [*data.gold, *data.synthetic]
         self.entities_only_from = len(data.gold) if self.support == "synthetic_entities" else None
-        typing = [*data.gold, *data.synthetic] if self.typing == "entity_neighbours" else []
+        # typing by entity neighbours adds the synthetic entity words that the support lacks
+        typing = (
+            list(data.synthetic)
+            if self.typing == "entity_neighbours" and self.support == "gold"
+            else []
+        )
         unknown = {span.label for s in [*support, *typing] for span in s.spans} - set(self.labels)
         if unknown:
             raise ValueError(
