@@ -566,18 +566,19 @@ class DannTagger(Tagger):
         support = list(data.gold) if self.support == "gold" else [*data.gold, *data.synthetic]
         self.entities_only_from = len(data.gold) if self.support == "synthetic_entities" else None
         # typing by entity neighbours adds the synthetic entity words that the support lacks
-        typing = (
+        typing_sentences = (
             list(data.synthetic)
             if self.typing == "entity_neighbours" and self.support == "gold"
             else []
         )
-        unknown = {span.label for s in [*support, *typing] for span in s.spans} - set(self.labels)
+        labelled = [*support, *typing_sentences]
+        unknown = {span.label for s in labelled for span in s.spans} - set(self.labels)
         if unknown:
             raise ValueError(
                 f"support sentences carry labels {sorted(unknown)} outside {self.labels}"
             )
         self.support_sentences = support
-        self.typing_sentences = typing
+        self.typing_sentences = typing_sentences
         if self.decoding == "structshot":
             whole_sentences = support[: self.entities_only_from]
             self.transitions = AbstractTransitions.estimate(
