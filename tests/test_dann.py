@@ -243,6 +243,31 @@ def test_entity_neighbour_typing_keeps_the_gold_entity_decision_and_types_by_all
         one_hot_decoder(typing="entity_neighbours")
 
 
+def test_prototype_typing_types_by_the_mean_of_each_types_support_words() -> None:
+    # the query is one of Chemical's support words, but Chemical's other word points away:
+    # the mean of each type's words, not its single best, decides the type
+    eye = np.eye(3, dtype=np.float32)
+    chemical = np.array([[0.0, -0.6, 0.8], [0.0, 0.8, 0.6]], np.float32)
+    support = {"O": eye[[0]], "I-Disease": eye[[1, 1]], "I-Chemical": chemical}
+    prototypes = dann.type_prototypes(support)
+    assert set(prototypes) == {"I-Disease", "I-Chemical"}
+    np.testing.assert_allclose(prototypes["I-Disease"], eye[[1]])
+    np.testing.assert_allclose(prototypes["I-Chemical"], [[0.0, 0.1, 0.7]], atol=1e-6)
+    make_index = functools.partial(NearestNeighbourIndex, use_gpu=False)
+
+    def decoder(**options: object) -> NearestNeighbourDecoder:
+        copies = {tag: v.copy() for tag, v in support.items()}
+        return NearestNeighbourDecoder(LABELS, copies, make_index, "nnshot", **options)  # type: ignore[arg-type]
+
+    query = [np.array([[0.0, 0.8, 0.6], [1.0, 0.0, 0.1]], np.float32)]
+    assert decoder().decode_batch(query) == [["B-Chemical", "O"]]
+    assert decoder(typing="prototypes", typing_vectors=prototypes).decode_batch(query) == [
+        ["B-Disease", "O"]
+    ]
+    with pytest.raises(ValueError, match="typing=prototypes needs entity words to type by"):
+        decoder(typing="prototypes", typing_vectors=dann.type_prototypes({"O": eye[[0]]}))
+
+
 @pytest.mark.parametrize("decoding", ["nnshot", "structshot"])
 def test_entity_neighbour_typing_by_the_support_entity_words_is_nearest_neighbour_typing(
     decoding: str,
@@ -643,6 +668,23 @@ def test_dann_typed_by_entity_neighbours_searches_gold_and_synthetic_entity_word
     support_sentences = GOLD if support == "gold" else [*GOLD, *SYNTHETIC]
     assert summary["support_words"] == sum(len(s.tokens) for s in support_sentences)
     # the epoch was chosen with the decoder that tags at test time
+    assert summary["joint_best_dev_f1"] == pytest.approx(
+        score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
+    )
+
+
+def test_dann_typed_by_prototypes_searches_one_prototype_per_gold_type(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tagger, summary = fitted_tagger(
+        monkeypatch, tmp_path, ["model.decoding=structshot", "model.typing=prototypes"]
+    )
+    assert tagger.decoder is not None and tagger.decoder.typing_indices is not None
+    assert {t: len(i) for t, i in tagger.decoder.typing_indices.items()} == {
+        "I-Disease": 1,
+        "I-Chemical": 1,
+    }
+    assert tagger.typing_sentences == []  # the gold support's words make the prototypes
     assert summary["joint_best_dev_f1"] == pytest.approx(
         score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
     )

@@ -15,7 +15,9 @@ which type. `typing: entity_neighbours` splits it the same way, but the type com
 nearest entity words of the gold *and* synthetic sentences: hundreds of synthetic mentions per
 type instead of five gold ones, while the entity-or-O decision keeps the gold support (synthetic
 O words are KB negatives that pull real mentions to O). Without synthetic sentences it is
-nearest-neighbour typing exactly.
+nearest-neighbour typing exactly. `typing: prototypes` types by the nearest type prototype
+instead, the mean of each type's support entity words (ProtoBERT's class prototype): one
+vector per type from all of its words, against the single best of five mentions.
 
 Each IO label has its own FAISS index searched for k=1, so a label's best similarity is exact
 (for the flat index) however rare the label: one shared index searched top-k would miss a label
@@ -43,7 +45,7 @@ from hilgen.models.base import Tagger, TrainerFactory, TrainingData
 from hilgen.models.bert_tagger import BertTagger, TaggingBatch, TokenClassifierModule
 from hilgen.models.decoding import viterbi_decode
 from hilgen.models.encoder import WordEncoder
-from hilgen.models.nn_index import NearestNeighbourIndex
+from hilgen.models.nn_index import NearestNeighbourIndex, as_normalised_float32
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,13 @@ DECODINGS = ("nnshot", "structshot")
 # other concepts tagged O, which pull real mentions to O).
 SUPPORT_SETS = ("all", "gold", "synthetic_entities")
 SELECTIONS = ("nearest_neighbour", "classifier")
-# Who chooses an entity word's type: its nearest support words, the fine-tuned linear head, or
-# its nearest entity words of the gold and synthetic sentences (in the last two the support
-# neighbours still decide entity or O).
-TYPINGS = ("nearest_neighbour", "classifier", "entity_neighbours")
+# Who chooses an entity word's type: its nearest support words, the fine-tuned linear head,
+# its nearest entity words of the gold and synthetic sentences, or its nearest type prototype
+# (the mean of each type's support entity words); in the last three the support neighbours
+# still decide entity or O.
+TYPINGS = ("nearest_neighbour", "classifier", "entity_neighbours", "prototypes")
+# The typings that search typing vectors of their own (`NearestNeighbourDecoder.typing_indices`).
+VECTOR_TYPINGS = ("entity_neighbours", "prototypes")
 # Floor of the head's type probabilities before their log: a type the head rules out stays
 # finite, so Viterbi always has a path.
 MIN_TYPE_PROBABILITY = 1e-30
@@ -158,11 +163,11 @@ class NearestNeighbourDecoder:
         entity's support words before it is tagged as one. Each word's label distribution is
         softmax(similarity / temperature); with `typing="classifier"` its entity mass
         (1 - P(O)) is shared out by the `classifier`'s (the fine-tuned linear head's)
-        probabilities of the entity types, with `typing="entity_neighbours"` by
-        softmax(similarity / temperature) over the types' best similarities among
-        `typing_vectors` (entity IO tags to word vectors). Then, with `classifier_weight` w, it
-        becomes (1 - w) that + w classifier probabilities (kNN-NER's interpolation, Wang et al.
-        2022); NNShot takes the best label of the result."""
+        probabilities of the entity types, with `typing="entity_neighbours"` or
+        `"prototypes"` by softmax(similarity / temperature) over the types' best similarities
+        among `typing_vectors` (entity IO tags to word vectors or prototypes). Then, with
+        `classifier_weight` w, it becomes (1 - w) that + w classifier probabilities (kNN-NER's
+        interpolation, Wang et al. 2022); NNShot takes the best label of the result."""
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}; expected one of {DECODINGS}")
         if typing not in TYPINGS:
@@ -175,12 +180,12 @@ class NearestNeighbourDecoder:
             raise ValueError("model.classifier_weight > 0 needs a fine-tuned classifier head")
         if typing == "classifier" and classifier is None:
             raise ValueError("model.typing=classifier needs a fine-tuned classifier head")
-        if typing == "entity_neighbours" and not any(
+        if typing in VECTOR_TYPINGS and not any(
             len(vectors) for tag, vectors in (typing_vectors or {}).items() if tag != OUTSIDE
         ):
             raise ValueError(
-                "model.typing=entity_neighbours needs entity words to type by: the gold and "
-                "synthetic sentences hold none (use typing=nearest_neighbour)"
+                f"model.typing={typing} needs entity words to type by: the support (and "
+                "synthetic) sentences hold none (use typing=nearest_neighbour)"
             )
         self.tagset = io_tagset(labels)
         unknown = set(support_vectors) - set(self.tagset)
@@ -199,7 +204,7 @@ class NearestNeighbourDecoder:
                 for tag, vectors in (typing_vectors or {}).items()
                 if tag != OUTSIDE and len(vectors)
             }
-            if typing == "entity_neighbours"
+            if typing in VECTOR_TYPINGS
             else None
         )
         self.decoding = decoding
@@ -219,8 +224,8 @@ class NearestNeighbourDecoder:
         return best_similarities(vectors, self.tagset, self.indices)
 
     def type_similarities(self, vectors: np.ndarray | torch.Tensor) -> torch.Tensor | None:
-        """[n_words, n_labels] best cosine similarity per entity type among the typing words;
-        None unless `typing="entity_neighbours"`."""
+        """[n_words, n_labels] best cosine similarity per entity type among the typing
+        vectors; None unless the typing searches its own (`VECTOR_TYPINGS`)."""
         if self.typing_indices is None:
             return None
         return best_similarities(vectors, self.tagset[1:], self.typing_indices)
@@ -247,7 +252,7 @@ class NearestNeighbourDecoder:
             )
         if self.typing_indices is not None and type_similarities is None:
             raise ValueError(
-                "this decoder types by entity neighbours (model.typing=entity_neighbours): "
+                f"this decoder types by its own typing vectors (model.typing={self.typing}): "
                 "pass the words' type_similarities"
             )
         if self.outside_margin:
@@ -257,7 +262,7 @@ class NearestNeighbourDecoder:
         if self.typing == "classifier":
             assert classifier_probabilities is not None  # checked above
             scores = typed_by_classifier(scores, classifier_probabilities)
-        elif self.typing == "entity_neighbours":
+        elif self.typing in VECTOR_TYPINGS:
             assert type_similarities is not None  # checked above
             scores = retyped(scores, torch.log_softmax(type_similarities / self.temperature, -1))
         if classifier_probabilities is not None and self.classifier_weight:
@@ -319,6 +324,16 @@ def best_similarities(
             best, _ = indices[tag].search(vectors, k=1)
             scores[:, column] = torch.from_numpy(best[:, 0])
     return scores
+
+
+def type_prototypes(support: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each entity tag's prototype, [1, dim]: the mean of its unit-length support word vectors
+    (the index normalises it again, so it is scored by cosine)."""
+    return {
+        tag: as_normalised_float32(words).mean(axis=0, keepdims=True)
+        for tag, words in support.items()
+        if tag != OUTSIDE and len(words)
+    }
 
 
 def retyped(log_probabilities: torch.Tensor, type_log_probabilities: torch.Tensor) -> torch.Tensor:
@@ -444,7 +459,8 @@ class DannTagger(Tagger):
     F1 used for early stopping: `nearest_neighbour` (the test-time decoder) or `classifier`
     (the linear head's, cheaper with a large synthetic support set). `typing` picks who types
     an entity word: its nearest support words, that head, or its nearest entity words of the
-    gold and synthetic sentences (`entity_neighbours`).
+    gold and synthetic sentences (`entity_neighbours`), or its nearest type prototype among the
+    support's (`prototypes`).
     """
 
     def __init__(
@@ -518,6 +534,8 @@ class DannTagger(Tagger):
             )
             if self.typing == "entity_neighbours":
                 typing_vectors = self.typing_vectors(vectors)
+            elif self.typing == "prototypes":
+                typing_vectors = type_prototypes(vectors)
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
