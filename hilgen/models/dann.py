@@ -460,7 +460,8 @@ class DannTagger(Tagger):
     (the linear head's, cheaper with a large synthetic support set). `typing` picks who types
     an entity word: its nearest support words, that head, or its nearest entity words of the
     gold and synthetic sentences (`entity_neighbours`), or its nearest type prototype among the
-    support's (`prototypes`).
+    support's (`prototypes`). The defaults are conf/model/dann.yaml's, so that a tagger built in
+    Python is the measured DANN (StructShot, gold support, 3-epoch window, 128 examples).
     """
 
     def __init__(
@@ -471,14 +472,16 @@ class DannTagger(Tagger):
         index: IndexFactory,
         finetune: bool = True,
         selection: str = "nearest_neighbour",
-        decoding: str = "nnshot",
+        decoding: str = "structshot",
         temperature: float = 0.05,
         transition_scale: float = 1.0,
         embed_batch_size: int = 64,
-        support: str = "all",
+        support: str = "gold",
         outside_margins: Sequence[float] = (0.0,),
         classifier_weight: float = 0.0,
         typing: str = "nearest_neighbour",
+        selection_window: int = 3,
+        examples_per_epoch: int = 128,
         **finetuning: Any,
     ) -> None:
         if support not in SUPPORT_SETS:
@@ -507,7 +510,14 @@ class DannTagger(Tagger):
         self.typing = typing
         self.finetuner: BertTagger | None = None
         if finetune:
-            self.finetuner = BertTagger(self.labels, encoder, optimizer, **finetuning)
+            self.finetuner = BertTagger(
+                self.labels,
+                encoder,
+                optimizer,
+                selection_window=selection_window,
+                examples_per_epoch=examples_per_epoch,
+                **finetuning,
+            )
             if selection == "nearest_neighbour":
                 self.finetuner.module = NearestNeighbourSelectedModule(
                     self.finetuner.module, self._decoder_on_module_device
