@@ -689,21 +689,30 @@ def test_dann_typed_by_entity_neighbours_searches_gold_and_synthetic_entity_word
     )
 
 
-def test_dann_typed_by_prototypes_searches_one_prototype_per_gold_type(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize("typing", ["prototypes", "entity_prototypes"])
+def test_prototype_typings_search_the_mean_of_their_entity_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, typing: str
 ) -> None:
-    tagger, summary = fitted_tagger(
-        monkeypatch, tmp_path, ["model.decoding=structshot", "model.typing=prototypes"]
-    )
+    cfg = compose_model(monkeypatch, ["model.finetune=false", f"model.typing={typing}"])
+    tagger: DannTagger = instantiate(cfg.model, labels=LABELS)
+    make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=tmp_path)
+    tagger.fit(TrainingData(GOLD, SYNTHETIC, DEV), make_trainer)
+    # prototypes: the gold support's entity words; entity_prototypes: the synthetic ones too
+    assert tagger.typing_sentences == ([] if typing == "prototypes" else SYNTHETIC)
     assert tagger.decoder is not None and tagger.decoder.typing_indices is not None
-    assert {t: len(i) for t, i in tagger.decoder.typing_indices.items()} == {
-        "I-Disease": 1,
-        "I-Chemical": 1,
-    }
-    assert tagger.typing_sentences == []  # the gold support's words make the prototypes
-    assert summary["joint_best_dev_f1"] == pytest.approx(
-        score_tags([s.tags for s in DEV], tagger.predict(DEV)).f1
-    )
+    indices = tagger.decoder.typing_indices
+    assert {tag: len(index) for tag, index in indices.items()} == {"I-Disease": 1, "I-Chemical": 1}
+    words = {"prototypes": GOLD, "entity_prototypes": [*GOLD, *SYNTHETIC]}
+    with dann.eval_mode(tagger.encoder, torch.device("cpu")):
+        prototypes = {
+            name: dann.type_prototypes(dann.support_vectors(tagger.encoder, sentences, 2))
+            for name, sentences in words.items()
+        }
+    for name, expected in prototypes.items():
+        for tag, prototype in expected.items():
+            best, _ = indices[tag].search(prototype, k=1)
+            assert (float(best[0, 0]) == pytest.approx(1.0, abs=1e-5)) == (name == typing)
+    assert all(len(tags) == len(s.tokens) for tags, s in zip(tagger.predict(DEV), DEV, strict=True))
 
 
 def test_entity_neighbour_typing_without_synthetic_sentences_tags_as_nearest_neighbour_typing(

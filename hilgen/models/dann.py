@@ -18,6 +18,9 @@ O words are KB negatives that pull real mentions to O). Without synthetic senten
 nearest-neighbour typing exactly. `typing: prototypes` types by the nearest type prototype
 instead, the mean of each type's support entity words (ProtoBERT's class prototype): one
 vector per type from all of its words, against the single best of five mentions.
+`typing: entity_prototypes` averages the entity words of the gold and synthetic sentences: a
+synthetic mention is a KB name in a gold mention's context, so over hundreds of names the
+mean keeps what a type's contexts share and averages the names themselves out.
 
 Each IO label has its own FAISS index searched for k=1, so a label's best similarity is exact
 (for the flat index) however rare the label: one shared index searched top-k would miss a label
@@ -58,11 +61,21 @@ SUPPORT_SETS = ("all", "gold", "synthetic_entities")
 SELECTIONS = ("nearest_neighbour", "classifier")
 # Who chooses an entity word's type: its nearest support words, the fine-tuned linear head,
 # its nearest entity words of the gold and synthetic sentences, or its nearest type prototype
-# (the mean of each type's support entity words); in the last three the support neighbours
-# still decide entity or O.
-TYPINGS = ("nearest_neighbour", "classifier", "entity_neighbours", "prototypes")
+# (the mean of each type's entity words of the support, or of the gold and synthetic
+# sentences); in all but the first the support neighbours still decide entity or O.
+TYPINGS = (
+    "nearest_neighbour",
+    "classifier",
+    "entity_neighbours",
+    "prototypes",
+    "entity_prototypes",
+)
 # The typings that search typing vectors of their own (`NearestNeighbourDecoder.typing_indices`).
-VECTOR_TYPINGS = ("entity_neighbours", "prototypes")
+VECTOR_TYPINGS = ("entity_neighbours", "prototypes", "entity_prototypes")
+# The typings that read the entity words of the synthetic sentences too, and those that search
+# one prototype per type.
+SYNTHETIC_TYPINGS = ("entity_neighbours", "entity_prototypes")
+PROTOTYPE_TYPINGS = ("prototypes", "entity_prototypes")
 # Floor of the head's type probabilities before their log: a type the head rules out stays
 # finite, so Viterbi always has a path.
 MIN_TYPE_PROBABILITY = 1e-30
@@ -163,9 +176,9 @@ class NearestNeighbourDecoder:
         entity's support words before it is tagged as one. Each word's label distribution is
         softmax(similarity / temperature); with `typing="classifier"` its entity mass
         (1 - P(O)) is shared out by the `classifier`'s (the fine-tuned linear head's)
-        probabilities of the entity types, with `typing="entity_neighbours"` or
-        `"prototypes"` by softmax(similarity / temperature) over the types' best similarities
-        among `typing_vectors` (entity IO tags to word vectors or prototypes). Then, with
+        probabilities of the entity types, with a typing of `VECTOR_TYPINGS` by
+        softmax(similarity / temperature) over the types' best similarities among
+        `typing_vectors` (entity IO tags to word vectors or prototypes). Then, with
         `classifier_weight` w, it becomes (1 - w) that + w classifier probabilities (kNN-NER's
         interpolation, Wang et al. 2022); NNShot takes the best label of the result."""
         if decoding not in DECODINGS:
@@ -459,8 +472,9 @@ class DannTagger(Tagger):
     F1 used for early stopping: `nearest_neighbour` (the test-time decoder) or `classifier`
     (the linear head's, cheaper with a large synthetic support set). `typing` picks who types
     an entity word: its nearest support words, that head, or its nearest entity words of the
-    gold and synthetic sentences (`entity_neighbours`), or its nearest type prototype among the
-    support's (`prototypes`). The defaults are conf/model/dann.yaml's, so that a tagger built in
+    gold and synthetic sentences (`entity_neighbours`), or its nearest type prototype, made
+    from the support (`prototypes`) or from the gold and synthetic sentences
+    (`entity_prototypes`). The defaults are conf/model/dann.yaml's, so that a tagger built in
     Python is the measured DANN (StructShot, gold support, 3-epoch window, 128 examples).
     """
 
@@ -542,10 +556,11 @@ class DannTagger(Tagger):
                 self.embed_batch_size,
                 self.entities_only_from,
             )
-            if self.typing == "entity_neighbours":
-                typing_vectors = self.typing_vectors(vectors)
-            elif self.typing == "prototypes":
-                typing_vectors = type_prototypes(vectors)
+            words = self.typing_vectors(vectors) if self.typing in SYNTHETIC_TYPINGS else vectors
+            if self.typing in PROTOTYPE_TYPINGS:
+                typing_vectors = type_prototypes(words)
+            elif self.typing == "entity_neighbours":
+                typing_vectors = words
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
@@ -593,10 +608,10 @@ class DannTagger(Tagger):
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
         support = list(data.gold) if self.support == "gold" else [*data.gold, *data.synthetic]
         self.entities_only_from = len(data.gold) if self.support == "synthetic_entities" else None
-        # typing by entity neighbours adds the synthetic entity words that the support lacks
+        # typing by the synthetic entity words adds those that the support lacks
         typing_sentences = (
             list(data.synthetic)
-            if self.typing == "entity_neighbours" and self.support == "gold"
+            if self.typing in SYNTHETIC_TYPINGS and self.support == "gold"
             else []
         )
         labelled = [*support, *typing_sentences]
