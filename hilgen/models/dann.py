@@ -223,7 +223,7 @@ class NearestNeighbourDecoder:
         self.decoding = decoding
         self.temperature = temperature
         self.outside_margin = outside_margin
-        self.classifier = classifier if classifier_weight or typing == "classifier" else None
+        self.classifier = classifier if reads_head(classifier_weight, typing) else None
         self.classifier_weight = classifier_weight
         self.typing = typing
         if transitions is not None:
@@ -322,6 +322,11 @@ class NearestNeighbourDecoder:
                 strict=True,
             )
         ]
+
+
+def reads_head(classifier_weight: float, typing: str) -> bool:
+    """Whether decoding reads the fine-tuned linear head: to mix it in or to type by it."""
+    return bool(classifier_weight) or typing == "classifier"
 
 
 def best_similarities(
@@ -591,7 +596,7 @@ class DannTagger(Tagger):
     @property
     def uses_head(self) -> bool:
         """Whether decoding reads the fine-tuned linear head (not only the neighbours)."""
-        return bool(self.classifier_weight) or self.typing == "classifier"
+        return reads_head(self.classifier_weight, self.typing)
 
     def head_io_probabilities(self, vectors: torch.Tensor) -> torch.Tensor:
         """The fine-tuned head's IO probabilities of CPU word vectors, in `io_tagset` order."""
