@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+
+from hilgen.models.bert_tagger import BertTagger
+from hilgen.models.dann import DannTagger
 
 # Groups that are selected on the train.yaml command line, and which of their options can be
 # instantiated here without network, licences or user files.
@@ -98,3 +102,21 @@ def test_model_bert_instantiates() -> None:
     cfg = compose_train([])
     tagger = instantiate(cfg.model, labels=["Disease"])
     assert tagger.tagset == ["O", "B-Disease", "I-Disease"]
+
+
+@pytest.mark.parametrize("model_name", ["bert", "dann"])
+def test_tagger_python_defaults_are_the_model_config(model_name: str) -> None:
+    """A tagger built in Python (without Hydra) is the measured `model=bert` / `model=dann`:
+    DannTagger's own defaults and those of the BertTagger it passes the rest to."""
+    model = OmegaConf.to_container(compose_train([f"model={model_name}"]).model, resolve=True)
+    assert isinstance(model, dict)
+    parameters = dict(inspect.signature(BertTagger).parameters)
+    if model_name == "dann":
+        parameters |= inspect.signature(DannTagger).parameters
+    defaults = {
+        name: list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
+        for name, parameter in parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    assert {"batch_size", "examples_per_epoch", "selection_window"} <= set(defaults)
+    assert {name: model[name] for name in defaults} == defaults

@@ -4,7 +4,6 @@ and tiny real fits through the composed `model=dann` config."""
 from __future__ import annotations
 
 import functools
-import inspect
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from hilgen.data.iob import io_tags, normalise_tags, tags_to_spans
 from hilgen.data.types import Sentence, Span
@@ -395,21 +394,6 @@ def compose_model(monkeypatch: pytest.MonkeyPatch, overrides: list[str]) -> Dict
                 *overrides,
             ],
         )
-
-
-def test_dann_tagger_python_defaults_are_the_model_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A DannTagger built in Python (without Hydra) is the measured `model=dann`."""
-    monkeypatch.setenv("HILGEN_ROOT", str(ROOT))
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        model = OmegaConf.to_container(compose("train", overrides=["model=dann"]).model)
-    assert isinstance(model, dict)
-    defaults = {
-        name: list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
-        for name, parameter in inspect.signature(DannTagger).parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    }
-    assert {"decoding", "support", "selection_window", "examples_per_epoch"} <= set(defaults)
-    assert {name: model[name] for name in defaults} == defaults
 
 
 def fitted_tagger(
