@@ -553,7 +553,6 @@ class DannTagger(Tagger):
 
     def build_decoder(self, device: torch.device) -> NearestNeighbourDecoder:
         """Embed the support set with the current encoder and index it."""
-        typing_vectors = None
         with eval_mode(self.encoder, device):
             vectors = support_vectors(
                 self.encoder,
@@ -561,11 +560,7 @@ class DannTagger(Tagger):
                 self.embed_batch_size,
                 self.entities_only_from,
             )
-            words = self.typing_vectors(vectors) if self.typing in SYNTHETIC_TYPINGS else vectors
-            if self.typing in PROTOTYPE_TYPINGS:
-                typing_vectors = type_prototypes(words)
-            elif self.typing == "entity_neighbours":
-                typing_vectors = words
+            typing_vectors = self.typing_words(vectors)
         return NearestNeighbourDecoder(
             self.labels,
             vectors,
@@ -580,7 +575,20 @@ class DannTagger(Tagger):
             typing_vectors=typing_vectors,
         )
 
-    def typing_vectors(self, support: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def typing_words(self, support: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """What the typing searches, from the support's word vectors: nothing of its own (None:
+        the support itself), the entity words of the support and the synthetic sentences, or
+        the type prototypes of either (`TYPINGS`)."""
+        if self.typing not in VECTOR_TYPINGS:
+            return None
+        words = (
+            self.with_synthetic_entity_words(support)
+            if self.typing in SYNTHETIC_TYPINGS
+            else support
+        )
+        return type_prototypes(words) if self.typing in PROTOTYPE_TYPINGS else words
+
+    def with_synthetic_entity_words(self, support: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The support's entity words plus those of `typing_sentences` (the synthetic sentences
         the support leaves out), which alone are embedded again."""
         extra = (
