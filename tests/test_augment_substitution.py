@@ -235,6 +235,11 @@ def test_inverted_headings_can_be_rewritten() -> None:
         "male breast neoplasms",
         "breast ductal carcinoma",
     ]
+    # A serial list is no inversion: rewritten, it reads as written.
+    rewrite = ReplacementFilter(inverted_headings="rewrite")
+    assert rewrite.check_name("Hand, Foot, and Mouth Disease", "herpes zoster virus infection")[
+        0
+    ] == ("Hand, Foot, and Mouth Disease")
     with pytest.raises(ValueError, match="inverted_headings"):
         ReplacementFilter(inverted_headings="flip")
 

@@ -242,6 +242,12 @@ def test_names_and_tree_branches() -> None:
     assert natural_order("Anemia, Sickle Cell") == "Sickle Cell Anemia"
     assert natural_order("Benzoic acid, 4-amino-") == "Benzoic acid, 4-amino-"
     assert natural_order("Insulin, Regular, Human, Pork") == "Insulin, Regular, Human, Pork"
+    # Serial lists read as written (MeSH D009358, D019958).
+    assert natural_order("Hand, Foot, and Mouth Disease") == "Hand, Foot, and Mouth Disease"
+    assert natural_order("Congenital, Hereditary, and Neonatal Diseases and Abnormalities") == (
+        "Congenital, Hereditary, and Neonatal Diseases and Abnormalities"
+    )
+    assert natural_order("Deficiency, Androgen") == "Androgen Deficiency"  # "and" as a word only
     assert normalise_name("  Sjögren's  Syndrome ") == "sjogren s syndrome"
     assert type_of_tree_number("C04.588.180") == "T191"
     assert type_of_tree_number("C23.888.592") == "T184"

@@ -46,6 +46,7 @@ from hilgen.augment.base import (
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
+from hilgen.kb.names import natural_order
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class ReplacementFilter:
         if _INVERTED_COMMA.search(name) and self.inverted_headings != "keep":
             if self.inverted_headings == "drop":
                 return None, "inverted_heading"
-            name = " ".join(reversed(_INVERTED_COMMA.split(name.strip())))
+            name = natural_order(name.strip())
         tokens = tokenize(name)
         original_tokens = tokenize(original)
         if not tokens:

@@ -16,6 +16,9 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 # ("Benzoic acid, 4-amino-") whose comma is not an inversion.
 _PLAIN_PART = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*( [A-Za-z0-9][A-Za-z0-9'\-]*)*")
 _MAX_INVERTED_PARTS = 3
+# A part opening with a conjunction ends a serial list ("Hand, Foot, and Mouth Disease"), which
+# reads as written; reversed it would be "and Mouth Disease Foot Hand".
+_LIST_END = re.compile(r"(and|or|&)\b", re.IGNORECASE)
 
 
 def normalise_name(name: str) -> str:
@@ -28,6 +31,8 @@ def is_inverted(name: str) -> bool:
     """Whether a name looks like an inverted MeSH heading ("Anemia, Sickle Cell")."""
     parts = name.split(", ")
     if not 2 <= len(parts) <= _MAX_INVERTED_PARTS or "," in name.replace(", ", ""):
+        return False
+    if any(_LIST_END.match(part) for part in parts[1:]):
         return False
     return all(_PLAIN_PART.fullmatch(part) and not part.endswith("-") for part in parts)
 

@@ -24,7 +24,8 @@ from hilgen.kb.names import natural_names, normalise_name
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+# 2: serial lists ("Hand, Foot, and Mouth Disease") are no longer read as inverted headings.
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
