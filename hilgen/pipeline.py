@@ -116,6 +116,7 @@ class FewShotData:
     corpus: Corpus
     label_groups: dict[str, list[str]]
     label_relations: dict[str, list[str]]
+    relation_labels: dict[str, dict[str, str]]
     sample: KShotSample
     dev: list[Sentence]
     test: list[Sentence]
@@ -145,6 +146,7 @@ def load_few_shot_data(cfg: DictConfig) -> FewShotData:
         corpus,
         dataset.label_groups,
         dataset.label_relations,
+        dataset.relation_labels,
         sample,
         select_dev(corpus, cfg, cfg.seed),
         test,
@@ -168,17 +170,24 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         labels=data.corpus.labels,
         label_groups=data.label_groups,
         label_relations=data.label_relations,
+        relation_labels=data.relation_labels,
         test_sentences=data.corpus.test,
         seed=cfg.seed,
         llm=instantiate(cfg.llm) if uses_llm else None,
     )
+    label_policy: dict[str, object] = {
+        "groups": data.label_groups,
+        "relations": data.label_relations,
+    }
+    if data.relation_labels:  # only when set, so caches made before the option stay valid
+        label_policy["relation_labels"] = data.relation_labels
     key = GenerationKey(
         dataset=data.corpus.name,
         seed=cfg.seed,
         shots=cfg.shots,
         augmenter=OmegaConf.to_container(cfg.augmenter, resolve=True),  # type: ignore[arg-type]
         kb_version=kb.version,
-        label_policy={"groups": data.label_groups, "relations": data.label_relations},
+        label_policy=label_policy,
         sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
         llm=config_as_dict(cfg.llm) if uses_llm else None,
     )

@@ -177,6 +177,40 @@ def test_label_relations_keep_only_the_relations_that_preserve_a_label() -> None
         augmenter.generate([breast_lithium()], context(label_relations={"Disease": ["cousin"]}))
 
 
+def test_relation_labels_give_a_relations_names_another_label() -> None:
+    augmenter = KBSubstitutionAugmenter(list(KB_RELATIONS), max_sentences_per_source=None)
+    groups = {**LABEL_GROUPS, "DiseaseClass": LABEL_GROUPS["Disease"]}
+    relabel = context(
+        labels=["Disease", "DiseaseClass", "Chemical"],
+        label_groups=groups,
+        label_relations={"Disease": ["synonym", "child", "sibling"]},
+        relation_labels={"Disease": {"parent": "DiseaseClass"}},
+    )
+    synthetic = augmenter.generate([breast_lithium()], relabel)
+    labels_by_relation: dict[str, set[str]] = collections.defaultdict(set)
+    for sentence in synthetic:
+        for r in sentence.replacements:
+            span = sentence.sentence.spans[r.span_index]
+            assert span.label == r.label
+            if r.original_text == "breast cancer":
+                labels_by_relation[r.relation].add(r.label)
+    # A parent of "breast cancer" stands in its place as a class; the kept relations keep it.
+    assert labels_by_relation["parent"] == {"DiseaseClass"}
+    assert labels_by_relation["synonym"] == labels_by_relation["sibling"] == {"Disease"}
+    # Counted per accepted name (a name may stand in several sentences); Chemical keeps its own.
+    parents = {"neoplasms"}
+    assert replaced(synthetic, "lithium") and synthetic.stats["relabelled/parent"] == len(parents)
+    assert {
+        r.replacement_text
+        for s in synthetic
+        for r in s.replacements
+        if r.relation == "parent" and r.label == "DiseaseClass"
+    } == parents
+    bad = dataclasses.replace(relabel, relation_labels={"Disease": {"parent": "Class"}})
+    with pytest.raises(ValueError, match=r"relation_labels.Disease.parent: 'Class'"):
+        augmenter.generate([breast_lithium()], bad)
+
+
 def test_a_name_shared_with_another_groups_concept_is_rejected() -> None:
     sentence = Sentence("d3:0", tokenize("He had a common cold ."), [Span(3, 5, "Disease")])
     synthetic = KBSubstitutionAugmenter(["synonym"]).generate([sentence], context())

@@ -104,6 +104,7 @@ def test_full_dev_is_scored_only_beside_a_k_shot_dev_sample() -> None:
         Corpus("toy", ["Disease"], [], [Sentence(f"d{i}", ["x"]) for i in range(5)], []),
         {},
         {},
+        {},
         KShotSample([], {}, shots=5, seed=1),
         dev=[Sentence("d0", ["x"])],
         test=[],

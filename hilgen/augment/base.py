@@ -177,7 +177,10 @@ class AugmentContext:
     per label, the KB relations whose names keep that label: where labels encode specificity or
     form (NCBI-Disease's DiseaseClass, SpecificDisease, CompositeMention), a parent of a specific
     disease is a class and no single concept name is a composite mention; a label not listed
-    keeps every relation. `test_sentences` are only
+    keeps every relation. `relation_labels` gives, per label, relations whose names take
+    another label (``{"SpecificDisease": {"parent": "DiseaseClass"}}``: a specific disease's
+    parent becomes a class in the same context, so the name, not the context, tells the two
+    apart). `test_sentences` are only
     compared against, never used as input: no synthetic sentence may equal one. `llm` is the
     client an LLM augmenter uses (any OpenAI-compatible client); KB augmenters ignore it.
     """
@@ -187,6 +190,7 @@ class AugmentContext:
     labels: list[str] = field(default_factory=list)
     label_groups: dict[str, list[str]] = field(default_factory=dict)
     label_relations: dict[str, list[str]] = field(default_factory=dict)
+    relation_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     test_sentences: Sequence[Sentence] = ()
     seed: int = 0
     llm: Any = None

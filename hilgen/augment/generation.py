@@ -32,7 +32,8 @@ class GenerationKey:
     augmenter: Mapping[str, Any]
     kb_version: str
     sample_ids: tuple[str, ...]
-    # The dataset's label_groups and label_relations: which replacements keep a label.
+    # The dataset's label_groups, label_relations and relation_labels: which replacements keep
+    # a label and which take another.
     label_policy: Mapping[str, Any]
     # The LLM settings (endpoint, model, sampling) for augmenters that call one; never secrets,
     # which come from the environment and are not in the config.

@@ -162,6 +162,8 @@ class _Candidate:
     tokens: tuple[str, ...]
     concept_id: str
     relation: str
+    # The label the name takes where the dataset's relation_labels relabel its relation.
+    label: str = ""
     borrowed_from: str = ""
     borrowed_concept_ids: tuple[str, ...] = ()
 
@@ -290,6 +292,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 f"augmenter {self.name}: unknown relations in the dataset config's "
                 f"label_relations: {bad_relations}; use any of {list(KB_RELATIONS)}"
             )
+        _check_relation_labels(self.name, context)
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
         mentions = self._link_mentions(sample, context, counts)
@@ -386,10 +389,9 @@ class KBSubstitutionAugmenter(Augmenter):
         (`_CLAIM_ORDER`): an is-a parent is a "parent", not a "same_type" concept.
         """
         label = mention.span.label
-        allowed_groups = set(context.label_groups[label])
-        relations = [
-            r for r in self.relations if r in context.label_relations.get(label, self.relations)
-        ]
+        relabelled = context.relation_labels.get(label, {})
+        kept = context.label_relations.get(label, self.relations)
+        relations = [r for r in self.relations if r in kept or r in relabelled]
         if not relations:
             counts["mentions_label_keeps_no_relation"] += 1
         seen_names = {name_key(mention.text)}
@@ -397,6 +399,8 @@ class KBSubstitutionAugmenter(Augmenter):
         per_relation: dict[str, list[_Candidate]] = {}
         for relation in sorted(relations, key=_CLAIM_ORDER.index):
             accepted: list[_Candidate] = []
+            # A relabelled relation's names must fit the label they take.
+            allowed_groups = set(context.label_groups[relabelled.get(relation, label)])
             if relation == "synonym":
                 accepted = self._names_of(
                     concept,
@@ -429,6 +433,9 @@ class KBSubstitutionAugmenter(Augmenter):
                         counts,
                         limit=self.names_per_concept,
                     )
+            if relation in relabelled:
+                counts[f"relabelled/{relation}"] += len(accepted)
+                accepted = [replace(c, label=relabelled[relation]) for c in accepted]
             per_relation[relation] = accepted
         return _interleave([per_relation[relation] for relation in relations])
 
@@ -669,13 +676,13 @@ class KBSubstitutionAugmenter(Augmenter):
                     if candidate.concept_id
                     else candidate.borrowed_concept_ids
                 )
-                spans.append(Span(start, len(tokens), span.label, concept_ids))
+                spans.append(Span(start, len(tokens), candidate.label or span.label, concept_ids))
             replacements.append(
                 Replacement(
                     span_index=span_index,
                     original_text=mention.text,
                     replacement_text=candidate.text,
-                    label=span.label,
+                    label=candidate.label or span.label,
                     source_concept_id=mention.concept.concept_id if mention.concept else "",
                     replacement_concept_id=candidate.concept_id,
                     relation=candidate.relation,
@@ -691,6 +698,18 @@ class KBSubstitutionAugmenter(Augmenter):
             doc_id=sentence.doc_id,
         )
         return SyntheticSentence(synthetic, sentence.sentence_id, self.name, replacements)
+
+
+def _check_relation_labels(augmenter: str, context: AugmentContext) -> None:
+    """The dataset's relation_labels name known relations and labels with semantic groups."""
+    for label, relabelled in context.relation_labels.items():
+        for relation, target in relabelled.items():
+            if relation not in KB_RELATIONS or target not in context.label_groups:
+                raise ValueError(
+                    f"augmenter {augmenter}: relation_labels.{label}.{relation}: {target!r} in "
+                    f"the dataset config; expected a relation of {list(KB_RELATIONS)} mapped to "
+                    f"a label with label_groups ({sorted(context.label_groups)})"
+                )
 
 
 def is_supplementary(concept: Concept) -> bool:

@@ -57,9 +57,9 @@ class NerDataset(ABC):
 
     `labels` fixes the label order (and so the tag set); when it is None the labels are
     inferred from the data (sorted). `sensitive` marks data that must not leave the machine
-    (e.g. sent to a remote LLM) without the user's explicit opt-in. `label_groups` and
-    `label_relations` say how a label may be augmented from a knowledge base (see
-    `AugmentContext`).
+    (e.g. sent to a remote LLM) without the user's explicit opt-in. `label_groups`,
+    `label_relations` and `relation_labels` say how a label may be augmented from a knowledge
+    base (see `AugmentContext`).
     """
 
     def __init__(
@@ -71,12 +71,15 @@ class NerDataset(ABC):
         preparer: CorpusPreparer | None = None,
         label_groups: Mapping[str, Sequence[str]] | None = None,
         label_relations: Mapping[str, Sequence[str]] | None = None,
+        relation_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.name = name
         # UMLS semantic groups each label's synthetic replacements may come from.
         self.label_groups = {k: list(v) for k, v in (label_groups or {}).items()}
         # KB relations that keep a label (a label not listed keeps every relation).
         self.label_relations = {k: list(v) for k, v in (label_relations or {}).items()}
+        # KB relations whose names take another label ({"SpecificDisease": {"parent": ...}}).
+        self.relation_labels = {k: dict(v) for k, v in (relation_labels or {}).items()}
         self._labels = list(labels) if labels is not None else None
         self.label_map = dict(label_map or {})
         self.sensitive = sensitive
