@@ -248,6 +248,18 @@ def test_names_and_tree_branches() -> None:
         "Congenital, Hereditary, and Neonatal Diseases and Abnormalities"
     )
     assert natural_order("Deficiency, Androgen") == "Androgen Deficiency"  # "and" as a word only
+    for as_written in (
+        "Hand, Foot and Mouth Disease",
+        "Myopathy, Cataract, Hypogonadism Syndrome",
+        "Ectodermal dysplasia, hypohidrotic, with hypothyroidism",
+        "obesity, morbid, due to leptin deficiency",
+    ):
+        assert natural_order(as_written) == as_written
+    assert (
+        natural_order("Neoplasms, Germ Cell and Embryonal") == "Germ Cell and Embryonal Neoplasms"
+    )
+    assert natural_order("Vaccines, Marek's Disease") == "Marek's Disease Vaccines"
+    assert natural_order("Diabetes Mellitus, Type 2") == "Type 2 Diabetes Mellitus"
     assert normalise_name("  Sjögren's  Syndrome ") == "sjogren s syndrome"
     assert type_of_tree_number("C04.588.180") == "T191"
     assert type_of_tree_number("C23.888.592") == "T184"

@@ -16,9 +16,20 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 # ("Benzoic acid, 4-amino-") whose comma is not an inversion.
 _PLAIN_PART = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*( [A-Za-z0-9][A-Za-z0-9'\-]*)*")
 _MAX_INVERTED_PARTS = 3
-# A part opening with a conjunction ends a serial list ("Hand, Foot, and Mouth Disease"), which
-# reads as written; reversed it would be "and Mouth Disease Foot Hand".
-_LIST_END = re.compile(r"(and|or|&)\b", re.IGNORECASE)
+# Comma names that are no inversion and read as written: a later part opening with a
+# conjunction or preposition ends a list or adds a qualifier ("Hand, Foot, and Mouth Disease",
+# "Ectodermal dysplasia, hypohidrotic, with hypothyroidism"), and a last part that joins items
+# or lists a third one before a head noun closes a list of features ("Hand, Foot and Mouth
+# Disease", "Myopathy, Cataract, Hypogonadism Syndrome"); an inversion puts its head first
+# ("Neoplasms, Germ Cell and Embryonal"). Reversed they read "with hypothyroidism ...".
+_QUALIFIER_START = re.compile(
+    r"(and|or|&|with|without|due|of|in|associated|secondary|caused|not|plus|from|to|for|by)\b",
+    re.IGNORECASE,
+)
+_HEAD_END = re.compile(
+    r"\b(disease|diseases|syndrome|syndromes|disorder|disorders|anomalies|abnormalities)$",
+    re.IGNORECASE,
+)
 
 
 def normalise_name(name: str) -> str:
@@ -32,7 +43,10 @@ def is_inverted(name: str) -> bool:
     parts = name.split(", ")
     if not 2 <= len(parts) <= _MAX_INVERTED_PARTS or "," in name.replace(", ", ""):
         return False
-    if any(_LIST_END.match(part) for part in parts[1:]):
+    if any(_QUALIFIER_START.match(part) for part in parts[1:]):
+        return False
+    last = parts[-1]
+    if _HEAD_END.search(last) and (" and " in last or len(parts) == 3):
         return False
     return all(_PLAIN_PART.fullmatch(part) and not part.endswith("-") for part in parts)
 

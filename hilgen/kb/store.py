@@ -24,8 +24,9 @@ from hilgen.kb.names import natural_names, normalise_name
 
 log = logging.getLogger(__name__)
 
-# 2: serial lists ("Hand, Foot, and Mouth Disease") are no longer read as inverted headings.
-SCHEMA_VERSION = "2"
+# 3: lists and qualified names ("Hand, Foot and Mouth Disease", "..., with ...") are no longer
+# read as inverted headings.
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
