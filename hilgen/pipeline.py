@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from hilgen.augment.base import AugmentContext, Augmenter, SyntheticSet
-from hilgen.augment.generation import GenerationKey, generate_cached
+from hilgen.augment.generation import GenerationKey, generate_cached, generator_code_version
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
 from hilgen.evaluate.metrics import Scores, score_tags
@@ -190,6 +190,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         label_policy=label_policy,
         sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
         llm=config_as_dict(cfg.llm) if uses_llm else None,
+        code_version=generator_code_version(),
     )
     try:
         synthetic, path, hit = generate_cached(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hilgen.augment.base import (
     SyntheticSet,
     describe_sentences,
 )
+from hilgen.augment.generation import GenerationKey, generator_code_version
 from hilgen.augment.none import NoAugmenter
 from hilgen.augment.substitution import KBSubstitutionAugmenter, ReplacementFilter
 from hilgen.data.conll import read_conll
@@ -140,3 +142,19 @@ def test_layer_configs_pick_the_papers_relations() -> None:
             augmenter = instantiate(cfg.augmenter)
             assert augmenter.relations == relations
             assert augmenter.filters.inverted_headings == "keep"
+
+
+def test_the_synthetic_cache_key_follows_the_generating_code(tmp_path: Path) -> None:
+    def version(text: str) -> str:
+        (tmp_path / "augment").mkdir(exist_ok=True)
+        (tmp_path / "augment" / "substitution.py").write_text(text)
+        generator_code_version.cache_clear()
+        return generator_code_version(tmp_path)
+
+    old, new = version("SWAP = 'one'\n"), version("SWAP = 'all'\n")
+    assert old != new and version("SWAP = 'one'\n") == old
+    generator_code_version.cache_clear()
+    key = GenerationKey("toy", 1, 5, {"name": "hilgen"}, "kb1", ("s1",), {}, None, old)
+    assert dataclasses.replace(key, code_version=new).digest() != key.digest()
+    # The installed package's own digest covers its augmenters.
+    assert len(generator_code_version()) == 16

@@ -3,7 +3,8 @@
 `train.py` and `generate.py` both call `generate_cached`, so a sweep that revisits a
 (dataset, seed, shots, augmenter, knowledge base) combination reads the synthetic set instead of
 regenerating it. The key also covers the sample's sentence IDs, so a change to the sampler or the
-corpus files cannot serve a stale set.
+corpus files cannot serve a stale set, and the source of the code that makes a set (augmenters,
+KB access and linking, corpus reading and tokenisation), so an upgraded toolkit cannot either.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,21 @@ from hilgen.augment.base import AugmentContext, Augmenter, SyntheticSet
 from hilgen.data.types import Sentence
 
 log = logging.getLogger(__name__)
+
+# The hilgen packages whose code decides what a synthetic set holds.
+GENERATOR_PACKAGES = ("augment", "kb", "data")
+HILGEN_ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def generator_code_version(root: Path = HILGEN_ROOT) -> str:
+    """A digest of every source file of `GENERATOR_PACKAGES` under the package `root`."""
+    digest = hashlib.sha256()
+    for package in GENERATOR_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode("utf-8"))
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,8 @@ class GenerationKey:
     # The LLM settings (endpoint, model, sampling) for augmenters that call one; never secrets,
     # which come from the environment and are not in the config.
     llm: Mapping[str, Any] | None = None
+    # The generating code's own version (`generator_code_version`).
+    code_version: str = ""
 
     def digest(self) -> str:
         payload = json.dumps(
@@ -50,6 +69,7 @@ class GenerationKey:
                 "sample_ids": self.sample_ids,
                 "label_policy": self.label_policy,
                 "llm": self.llm,
+                "code_version": self.code_version,
             },
             sort_keys=True,
             default=str,
