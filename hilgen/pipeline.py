@@ -175,19 +175,17 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         seed=cfg.seed,
         llm=instantiate(cfg.llm) if uses_llm else None,
     )
-    label_policy: dict[str, object] = {
-        "groups": data.label_groups,
-        "relations": data.label_relations,
-    }
-    if data.relation_labels:  # only when set, so caches made before the option stay valid
-        label_policy["relation_labels"] = data.relation_labels
     key = GenerationKey(
         dataset=data.corpus.name,
         seed=cfg.seed,
         shots=cfg.shots,
         augmenter=OmegaConf.to_container(cfg.augmenter, resolve=True),  # type: ignore[arg-type]
         kb_version=kb.version,
-        label_policy=label_policy,
+        label_policy={
+            "groups": data.label_groups,
+            "relations": data.label_relations,
+            "relation_labels": data.relation_labels,
+        },
         sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
         llm=config_as_dict(cfg.llm) if uses_llm else None,
         code_version=generator_code_version(),
