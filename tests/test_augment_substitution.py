@@ -199,16 +199,23 @@ def test_relation_labels_give_a_relations_names_another_label() -> None:
     assert labels_by_relation["synonym"] == labels_by_relation["sibling"] == {"Disease"}
     # Counted per accepted name (a name may stand in several sentences); Chemical keeps its own.
     parents = {"neoplasms"}
-    assert replaced(synthetic, "lithium") and synthetic.stats["relabelled/parent"] == len(parents)
+    assert synthetic.stats["relabelled/parent"] == len(parents)
+    lithium = {r.label for s in synthetic for r in s.replacements if r.original_text == "lithium"}
+    assert lithium == {"Chemical"}
     assert {
         r.replacement_text
         for s in synthetic
         for r in s.replacements
         if r.relation == "parent" and r.label == "DiseaseClass"
     } == parents
-    bad = dataclasses.replace(relabel, relation_labels={"Disease": {"parent": "Class"}})
-    with pytest.raises(ValueError, match=r"relation_labels.Disease.parent: 'Class'"):
-        augmenter.generate([breast_lithium()], bad)
+    for bad_policy, where in [
+        ({"Disease": {"parent": "Class"}}, "Disease.parent: 'Class'"),
+        ({"Disease": {"cousin": "DiseaseClass"}}, "Disease.cousin: 'DiseaseClass'"),
+        ({"Diseases": {"parent": "DiseaseClass"}}, "Diseases.parent: 'DiseaseClass'"),
+    ]:
+        bad = dataclasses.replace(relabel, relation_labels=bad_policy)
+        with pytest.raises(ValueError, match=rf"relation_labels.{where}"):
+            augmenter.generate([breast_lithium()], bad)
 
 
 def test_a_name_shared_with_another_groups_concept_is_rejected() -> None:

@@ -701,14 +701,16 @@ class KBSubstitutionAugmenter(Augmenter):
 
 
 def _check_relation_labels(augmenter: str, context: AugmentContext) -> None:
-    """The dataset's relation_labels name known relations and labels with semantic groups."""
+    """The dataset's relation_labels map labels with semantic groups, through known relations,
+    to labels with semantic groups (a misspelt label would otherwise relabel nothing)."""
+    labels = sorted(context.label_groups)
     for label, relabelled in context.relation_labels.items():
         for relation, target in relabelled.items():
-            if relation not in KB_RELATIONS or target not in context.label_groups:
+            if label not in labels or relation not in KB_RELATIONS or target not in labels:
                 raise ValueError(
                     f"augmenter {augmenter}: relation_labels.{label}.{relation}: {target!r} in "
-                    f"the dataset config; expected a relation of {list(KB_RELATIONS)} mapped to "
-                    f"a label with label_groups ({sorted(context.label_groups)})"
+                    f"the dataset config; expected one of the labels {labels}, then a relation "
+                    f"of {list(KB_RELATIONS)}, mapped to one of the labels"
                 )
 
 
