@@ -3,6 +3,7 @@ and tiny real fits through the composed `model=dann` config."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from pathlib import Path
@@ -750,6 +751,24 @@ def test_contrastive_loss_is_low_when_words_cluster_by_label() -> None:
     assert supervised_contrastive_loss(vectors[:3], torch.tensor([0, 1, 2]), 0.1) == 0.0
 
 
+def test_contrastive_loss_weights_each_anchor_like_its_sentence() -> None:
+    """A synthetic sentence's words count `synthetic_weight` times, as in the token loss."""
+    vectors = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    labels = torch.tensor([0, 1, 0, 1])
+    plain = float(supervised_contrastive_loss(vectors, labels, 0.1))
+    assert plain > 0
+    weighted = [
+        float(supervised_contrastive_loss(vectors, labels, 0.1, weights))
+        for weights in (torch.ones(4), torch.full((4,), 0.5), *torch.eye(4))
+    ]
+    ones, halves, *each_word = weighted
+    assert ones == pytest.approx(plain)
+    assert halves == pytest.approx(0.5 * plain)
+    # one word weighted 1, the others 0: that word's own term over the 4 anchors
+    assert sum(each_word) == pytest.approx(plain)
+    assert len(set(round(term, 6) for term in each_word)) > 1
+
+
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_dann_training_loss_adds_the_weighted_contrastive_loss_over_io_labels(
     monkeypatch: pytest.MonkeyPatch,
@@ -776,5 +795,9 @@ def test_dann_training_loss_adds_the_weighted_contrastive_loss_over_io_labels(
             vectors, torch.tensor([ids[label] for label in io_labels]), 0.1
         )
         difference = weighted.training_step(batch, 0) - plain.training_step(batch, 0)
+        # synthetic sentences (weight 0.5 here) count that much in the contrastive term too
+        halved = dataclasses.replace(batch, weights=torch.full_like(batch.weights, 0.5))
+        halved_difference = weighted.training_step(halved, 0) - plain.training_step(halved, 0)
     assert expected > 0
     assert difference == pytest.approx(0.5 * float(expected), rel=1e-4)
+    assert halved_difference == pytest.approx(0.25 * float(expected), rel=1e-4)

@@ -52,13 +52,18 @@ def selection_score(dev_f1_per_epoch: Sequence[float], window: int) -> float:
 
 
 def supervised_contrastive_loss(
-    vectors: torch.Tensor, labels: torch.Tensor, temperature: float
+    vectors: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    word_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Supervised contrastive loss (Khosla et al. 2020) over the word vectors of a batch: each
     word is pulled toward the other words of its label and pushed from the rest, by cosine
     similarity. That is the geometry a nearest-neighbour decoder searches; a linear head only
     needs the labels to be separable. Words with no other word of their label in the batch are
-    not anchors; 0 when no word has one."""
+    not anchors; 0 when no word has one. `word_weights` scale each anchor's term, as the
+    token loss scales a synthetic sentence's words by `synthetic_weight` (the mean over the
+    anchors is kept, so weights of 1 change nothing)."""
     unit = nn.functional.normalize(vectors, dim=-1)
     self_pairs = torch.eye(len(unit), dtype=torch.bool, device=unit.device)
     logits = (unit @ unit.T / temperature).masked_fill(self_pairs, -math.inf)
@@ -68,7 +73,10 @@ def supervised_contrastive_loss(
     if not anchors.any():
         return vectors.new_zeros(())
     positive_log_probs = log_probs.masked_fill(~positives, 0.0).sum(dim=1)
-    return -(positive_log_probs[anchors] / positives.sum(dim=1)[anchors]).mean()
+    per_anchor = -(positive_log_probs[anchors] / positives.sum(dim=1)[anchors])
+    if word_weights is not None:
+        per_anchor = per_anchor * word_weights.to(per_anchor)[anchors]
+    return per_anchor.mean()
 
 
 def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
@@ -159,8 +167,12 @@ class TokenClassifierModule(LightningModule):
         loss = (losses * weights).sum() / max(n_words, 1)
         if self.contrastive_weight:
             tag_ids = torch.cat(batch.tag_ids).to(self.io_label_of_tag.device)
+            words_per_sentence = torch.tensor([len(t) for t in batch.tag_ids])
             contrastive = supervised_contrastive_loss(
-                torch.cat(vectors), self.io_label_of_tag[tag_ids], self.contrastive_temperature
+                torch.cat(vectors),
+                self.io_label_of_tag[tag_ids],
+                self.contrastive_temperature,
+                torch.repeat_interleave(batch.weights, words_per_sentence),
             )
             self.log("train_contrastive_loss", contrastive, batch_size=len(batch.tokens))
             loss = loss + self.contrastive_weight * contrastive
