@@ -350,6 +350,39 @@ def test_context_diversity_borrows_mentions_of_the_same_label() -> None:
             assert span.label == replacement.label
 
 
+def test_shuffle_context_permutes_only_the_words_between_mentions() -> None:
+    source = breast_lithium()
+    plain, shuffled = (
+        KBSubstitutionAugmenter(["synonym"], max_sentences_per_source=None, **option).generate(
+            [source], context()
+        )
+        for option in ({}, {"shuffle_context": True})
+    )
+    assert len(plain) == len(shuffled)
+    moved = 0
+    for before, after in zip(plain, shuffled, strict=True):
+        old, new = before.sentence, after.sentence
+        # mentions keep their place, words and labels; replacements their spans
+        assert [(s.start, s.end, s.label) for s in new.spans] == [
+            (s.start, s.end, s.label) for s in old.spans
+        ]
+        assert [new.tokens[s.start : s.end] for s in new.spans] == [
+            old.tokens[s.start : s.end] for s in old.spans
+        ]
+        assert after.replacements == before.replacements
+        # each run of context words is a permutation of the source's run
+        edges = [0, *(i for s in new.spans for i in (s.start, s.end)), len(new.tokens)]
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            assert sorted(new.tokens[start:end]) == sorted(old.tokens[start:end])
+        moved += new.tokens != old.tokens
+    assert moved > 0
+    # seeded: the same sentences again
+    again = KBSubstitutionAugmenter(
+        ["synonym"], max_sentences_per_source=None, shuffle_context=True
+    ).generate([source], context())
+    assert [s.sentence.tokens for s in again] == [s.sentence.tokens for s in shuffled]
+
+
 def test_all_mentions_swapped_puts_new_names_in_every_slot_of_a_round() -> None:
     one = KBSubstitutionAugmenter(["synonym"], max_sentences_per_source=None)
     every = KBSubstitutionAugmenter(

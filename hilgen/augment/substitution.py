@@ -193,7 +193,10 @@ class KBSubstitutionAugmenter(Augmenter):
     names a related (non-synonym) concept may contribute. `seed=None` follows the run's seed
     (`AugmentContext.seed`). With `context_diversity`, a mention may also take a name accepted
     for another sample sentence's mention of the same label, or that mention itself (Dai &
-    Adel 2020, mention replacement), so one name is seen in several contexts.
+    Adel 2020, mention replacement), so one name is seen in several contexts. With
+    `shuffle_context`, the words of each run of context (the source's O words between
+    mentions) are shuffled in every synthetic sentence (Dai & Adel's shuffle within segments),
+    so that no fixed word sequence around a mention stands for its label.
 
     `mentions_swapped` is ``"one"`` (a synthetic sentence swaps a single mention; the others
     keep their gold text) or ``"all"`` (every mention with a name left swaps at once; in a
@@ -226,6 +229,7 @@ class KBSubstitutionAugmenter(Augmenter):
         negative_pool_size: int = 3000,
         mentions_swapped: str = "one",
         abbreviations: bool = False,
+        shuffle_context: bool = False,
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -264,6 +268,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self.negative_pool_size = negative_pool_size
         self.mentions_swapped = mentions_swapped
         self.abbreviations = abbreviations
+        self.shuffle_context = shuffle_context
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -654,12 +659,14 @@ class KBSubstitutionAugmenter(Augmenter):
         """`sentence` with each swapped mention replaced by its candidate (a negative one leaves
         no span); the other spans shift and keep their tags."""
         by_span = {id(mention.span): (mention, candidate) for mention, candidate in swaps}
+        synthetic_id = f"{sentence.sentence_id}/{self.name}/{number}"
+        shuffler = random.Random(synthetic_id) if self.shuffle_context else None
         tokens: list[str] = []
         spans: list[Span] = []
         replacements: list[Replacement] = []
         cursor = 0
         for span in sorted(sentence.spans, key=lambda s: s.start):
-            tokens += sentence.tokens[cursor : span.start]
+            tokens += _context_words(sentence.tokens[cursor : span.start], shuffler)
             cursor = span.end
             start = len(tokens)
             if id(span) not in by_span:
@@ -690,9 +697,9 @@ class KBSubstitutionAugmenter(Augmenter):
                     borrowed_from=candidate.borrowed_from,
                 )
             )
-        tokens += sentence.tokens[cursor:]
+        tokens += _context_words(sentence.tokens[cursor:], shuffler)
         synthetic = Sentence(
-            sentence_id=f"{sentence.sentence_id}/{self.name}/{number}",
+            sentence_id=synthetic_id,
             tokens=tokens,
             spans=spans,
             doc_id=sentence.doc_id,
@@ -908,3 +915,11 @@ def _is_eponym(tokens: Sequence[str], index: int) -> bool:
         return True
     adjective = tokens[index].casefold().endswith(_ADJECTIVE_ENDINGS)
     return following in _EPONYM_HEADS and not adjective
+
+
+def _context_words(words: Sequence[str], shuffler: random.Random | None) -> list[str]:
+    """A run of the source sentence's O words, shuffled when a `shuffler` is given."""
+    words = list(words)
+    if shuffler is not None:
+        shuffler.shuffle(words)
+    return words
