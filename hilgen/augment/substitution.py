@@ -196,7 +196,9 @@ class KBSubstitutionAugmenter(Augmenter):
     Adel 2020, mention replacement), so one name is seen in several contexts. With
     `shuffle_context`, the words of each run of context (the source's O words between
     mentions) are shuffled in every synthetic sentence (Dai & Adel's shuffle within segments),
-    so that no fixed word sequence around a mention stands for its label.
+    so that no fixed word sequence around a mention stands for its label. The shuffle draws
+    from its own generator, seeded by the synthetic sentence's id, so turning it on leaves
+    every name choice (and the set's size) as it was.
 
     `mentions_swapped` is ``"one"`` (a synthetic sentence swaps a single mention; the others
     keep their gold text) or ``"all"`` (every mention with a name left swaps at once; in a
