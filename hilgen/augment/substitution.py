@@ -43,6 +43,7 @@ from hilgen.augment.base import (
     describe_sentences,
     sentence_key,
 )
+from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
@@ -198,7 +199,10 @@ class KBSubstitutionAugmenter(Augmenter):
     mentions) are shuffled in every synthetic sentence (Dai & Adel's shuffle within segments),
     so that no fixed word sequence around a mention stands for its label. The shuffle draws
     from its own generator, seeded by the synthetic sentence's id, so turning it on leaves
-    every name choice (and the set's size) as it was.
+    every name choice (and the set's size) as it was. With a `name_ranker`, the `pool_size`
+    related concepts of each relation are taken in order of their preferred name's closeness to
+    the mention's text (`hilgen.augment.name_ranking`) instead of the KB's shared-ancestry order;
+    synonyms keep the KB's order.
 
     `mentions_swapped` is ``"one"`` (a synthetic sentence swaps a single mention; the others
     keep their gold text) or ``"all"`` (every mention with a name left swaps at once; in a
@@ -232,6 +236,7 @@ class KBSubstitutionAugmenter(Augmenter):
         mentions_swapped: str = "one",
         abbreviations: bool = False,
         shuffle_context: bool = False,
+        name_ranker: NameEmbeddingRanker | None = None,
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -271,6 +276,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self.mentions_swapped = mentions_swapped
         self.abbreviations = abbreviations
         self.shuffle_context = shuffle_context
+        self.name_ranker = name_ranker
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -420,7 +426,7 @@ class KBSubstitutionAugmenter(Augmenter):
                     limit=self.top_k,
                 )
             else:
-                for related in self._related(relation, concept.concept_id, kb):
+                for related in self._related(relation, concept.concept_id, mention.text, kb):
                     if len(accepted) >= self.top_k:
                         break
                     if related.concept.concept_id in seen_concepts:
@@ -446,7 +452,9 @@ class KBSubstitutionAugmenter(Augmenter):
             per_relation[relation] = accepted
         return _interleave([per_relation[relation] for relation in relations])
 
-    def _related(self, relation: str, concept_id: str, kb: KnowledgeBase) -> list[RelatedConcept]:
+    def _related(
+        self, relation: str, concept_id: str, mention: str, kb: KnowledgeBase
+    ) -> list[RelatedConcept]:
         if relation == "same_type":
             related = kb.related_same_type(concept_id, limit=self.pool_size)
         elif relation == "sibling":
@@ -456,7 +464,14 @@ class KBSubstitutionAugmenter(Augmenter):
         else:
             related = [RelatedConcept(c, "child") for c in kb.children(concept_id)]
         # Closest relatives first; sorted() is stable, so the KB's order breaks ties.
-        return sorted(related[: self.pool_size], key=lambda r: -r.score)
+        related = sorted(related[: self.pool_size], key=lambda r: -r.score)
+        if self.name_ranker is None or not related:
+            return related
+        closeness = self.name_ranker.similarities(
+            mention, [r.concept.preferred_name for r in related]
+        )
+        order = sorted(range(len(related)), key=lambda i: -closeness[i])
+        return [related[i] for i in order]
 
     def _reject_concept(self, related: RelatedConcept, allowed_groups: set[str]) -> str:
         if related.concept.semantic_group not in allowed_groups:

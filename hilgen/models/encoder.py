@@ -38,7 +38,8 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(resolve_encoder(name))
 
 
-def _load_model(name: str) -> nn.Module:
+def load_model(name: str) -> nn.Module:
+    """The transformer for an embedded encoder name, a hub id or a local path."""
     path = resolve_encoder(name)
     try:
         return AutoModel.from_pretrained(path)
@@ -130,7 +131,7 @@ class WordEncoder(nn.Module):
         self.name = name
         self.max_length = max_length
         self.tokenizer = load_tokenizer(name)
-        self.transformer = _load_model(name)
+        self.transformer = load_model(name)
         self.transformer.train()  # from_pretrained returns eval mode; Lightning keeps modes
 
     @property
