@@ -120,14 +120,30 @@ def test_name_ranker_takes_related_concepts_closest_in_name_first() -> None:
 
 def test_name_embedding_similarity_is_cosine_of_pooled_vectors() -> None:
     ranker = NameEmbeddingRanker(batch_size=2)  # several batches
-    same, close, far = ranker.similarities(
-        "breast cancer", ["breast cancer", "breast carcinoma", "lithium carbonate"]
-    )
+    names = ["breast cancer", "breast carcinoma", "lithium carbonate"]
+    same, close, far = ranker.similarities("breast cancer", ["lung cancer"], names)
     assert same == pytest.approx(1.0, abs=1e-5)
     assert 1.0 > close > far
-    assert ranker.similarities("breast cancer", ["lithium carbonate"]) == [far]
+    assert ranker.similarities("breast cancer", [], ["lithium carbonate"]) == [far]
     with pytest.raises(ValueError, match="batch_size"):
         NameEmbeddingRanker(batch_size=0)
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        NameEmbeddingRanker(anchor="concept")
+
+
+def test_label_anchor_ranks_by_the_centroid_of_the_labels_sample_mentions() -> None:
+    by_label = NameEmbeddingRanker(anchor="label")
+    names = ["ovarian cancer", "lithium carbonate", "sodium"]
+    # One label mention: the same as anchoring on it; the mention replaced plays no part.
+    assert by_label.similarities("lithium", ["breast cancer"], names) == pytest.approx(
+        NameEmbeddingRanker().similarities("breast cancer", [], names), abs=1e-6
+    )
+    # Several: the cosine to their normalised mean; none: the mention itself.
+    diseases = by_label.similarities("lithium", ["breast cancer", "lung tumours"], names)
+    assert diseases[0] == max(diseases)
+    assert by_label.similarities("lithium", [], names) == pytest.approx(
+        NameEmbeddingRanker().similarities("lithium", [], names), abs=1e-6
+    )
 
 
 def test_parents_children_layer_skips_off_group_and_supplementary_concepts() -> None:

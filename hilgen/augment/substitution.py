@@ -201,8 +201,8 @@ class KBSubstitutionAugmenter(Augmenter):
     from its own generator, seeded by the synthetic sentence's id, so turning it on leaves
     every name choice (and the set's size) as it was. With a `name_ranker`, the `pool_size`
     related concepts of each relation are taken in order of their preferred name's closeness to
-    the mention's text (`hilgen.augment.name_ranking`) instead of the KB's shared-ancestry order;
-    synonyms keep the KB's order.
+    the mention's text, or to the sample's mentions of its label (`hilgen.augment.name_ranking`),
+    instead of the KB's shared-ancestry order; synonyms keep the KB's order.
 
     `mentions_swapped` is ``"one"`` (a synthetic sentence swaps a single mention; the others
     keep their gold text) or ``"all"`` (every mention with a name left swaps at once; in a
@@ -311,6 +311,10 @@ class KBSubstitutionAugmenter(Augmenter):
         mentions = self._link_mentions(sample, context, counts)
         if self.abbreviations:
             _mark_short_forms(mentions, counts)
+        label_mentions: dict[str, list[str]] = defaultdict(list)
+        for mention in mentions:
+            if mention.text not in label_mentions[mention.span.label]:
+                label_mentions[mention.span.label].append(mention.text)
         candidate_cache: dict[tuple[str, str, str], list[_Candidate]] = {}
         for mention in mentions:
             if mention.concept is None:
@@ -318,7 +322,12 @@ class KBSubstitutionAugmenter(Augmenter):
             key = (mention.concept.concept_id, mention.text, mention.span.label)
             if key not in candidate_cache:
                 candidate_cache[key] = self._candidates(
-                    mention, mention.concept, kb, context, counts
+                    mention,
+                    mention.concept,
+                    label_mentions[mention.span.label],
+                    kb,
+                    context,
+                    counts,
                 )
             mention.candidates = candidate_cache[key]
 
@@ -392,6 +401,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self,
         mention: _Mention,
         concept: Concept,
+        label_mentions: Sequence[str],
         kb: KnowledgeBase,
         context: AugmentContext,
         counts: Counter[str],
@@ -426,7 +436,10 @@ class KBSubstitutionAugmenter(Augmenter):
                     limit=self.top_k,
                 )
             else:
-                for related in self._related(relation, concept.concept_id, mention.text, kb):
+                related_concepts = self._related(
+                    relation, concept.concept_id, mention.text, label_mentions, kb
+                )
+                for related in related_concepts:
                     if len(accepted) >= self.top_k:
                         break
                     if related.concept.concept_id in seen_concepts:
@@ -453,7 +466,12 @@ class KBSubstitutionAugmenter(Augmenter):
         return _interleave([per_relation[relation] for relation in relations])
 
     def _related(
-        self, relation: str, concept_id: str, mention: str, kb: KnowledgeBase
+        self,
+        relation: str,
+        concept_id: str,
+        mention: str,
+        label_mentions: Sequence[str],
+        kb: KnowledgeBase,
     ) -> list[RelatedConcept]:
         if relation == "same_type":
             related = kb.related_same_type(concept_id, limit=self.pool_size)
@@ -468,7 +486,7 @@ class KBSubstitutionAugmenter(Augmenter):
         if self.name_ranker is None or not related:
             return related
         closeness = self.name_ranker.similarities(
-            mention, [r.concept.preferred_name for r in related]
+            mention, label_mentions, [r.concept.preferred_name for r in related]
         )
         order = sorted(range(len(related)), key=lambda i: -closeness[i])
         return [related[i] for i in order]
