@@ -202,10 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--variant", default="", help="ablation variant tag, e.g. model.typing=classifier"
     )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[], help="only runs of these seeds (default: all)"
+    )
     add_tracking_uri_option(parser)
     args = parser.parse_args(argv)
     selection = Selection(
-        args.experiment, models=args.models, augmenters=args.augmenters, variant=args.variant
+        args.experiment,
+        models=args.models,
+        augmenters=args.augmenters,
+        seeds=args.seeds,
+        variant=args.variant,
     )
     with tempfile.TemporaryDirectory() as downloads:
         by_seed = select_members(args.tracking_uri, selection, Path(downloads))
