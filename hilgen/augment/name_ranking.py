@@ -3,8 +3,9 @@
 The KB ranks a mention's siblings and same-type concepts by shared ancestry, which says nothing
 about form: a disease class ("tumours") may get specific syndromes as its neighbours and a
 specific disease a broad class. Where the entity labels encode specificity or form (NCBI-Disease's
-DiseaseClass / SpecificDisease / Modifier), names that read like the mention are more likely to
-keep its label. The issue's direction "prefer concepts close ... by name embedding".
+DiseaseClass / SpecificDisease / Modifier), names that read like the mention might keep its label
+better. Measured, they do not: over BERT and DANN on three datasets the change averages 0 F1
+(README, "Related concepts ranked by name"), so no config turns this on by default.
 
 Two anchors: ``mention`` ranks by closeness to the mention being replaced; ``label`` by closeness
 to the centroid of every sample mention of its label, so names that read like the label's gold
