@@ -1,6 +1,7 @@
 """Fine-tuned transformer token classifier (the paper's BERT model) as a Lightning module.
 
-Words are labelled on their first sub-token; decoding enforces valid IOB2 (Viterbi). Synthetic
+Words are labelled on their first sub-token; decoding enforces valid IOB2 (Viterbi), and a CRF
+head (`head=crf`) learns the tag transitions too. Synthetic
 sentences can be down-weighted in the loss, and training can end with gold-only epochs, so the
 few real sentences keep the last word.
 """
@@ -24,10 +25,15 @@ from hilgen.data.iob import io_tags, labels_to_tagset
 from hilgen.data.types import Sentence
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
+from hilgen.models.crf import LinearChainCRF
 from hilgen.models.decoding import IOB2Decoder
 from hilgen.models.encoder import WordEncoder
 
 log = logging.getLogger(__name__)
+
+# The layer over the word vectors: a linear layer scoring each word alone (decoded by
+# constrained Viterbi), or that layer plus a linear-chain CRF trained on whole tag sequences.
+HEADS = ("linear", "crf")
 
 
 @dataclass
@@ -88,7 +94,9 @@ def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
 
 
 class TokenClassifierModule(LightningModule):
-    """Encoder + dropout + linear layer over word vectors; logs dev F1 (`val_f1`) each epoch and
+    """Encoder + dropout + linear layer over word vectors (+ a CRF with `head="crf"`, whose
+    transition scores train at `crf_lr`: from zero, the encoder's learning rate would barely
+    move them in a few hundred steps); logs dev F1 (`val_f1`) each epoch and
     the score that selects the epoch (`val_f1_selection`, see `log_dev_f1`). With a
     `contrastive_weight`, the loss adds that times `supervised_contrastive_loss` over the
     batch's word vectors with IO labels (B-X and I-X alike, as the nearest-neighbour decoder
@@ -104,8 +112,19 @@ class TokenClassifierModule(LightningModule):
         selection_window: int = 1,
         contrastive_weight: float = 0.0,
         contrastive_temperature: float = 0.1,
+        head: str = "linear",
+        crf_lr: float = 1e-2,
     ) -> None:
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"model.head must be one of {HEADS}, got {head!r}")
+        if head == "crf" and decoding != "viterbi":
+            raise ValueError("model.head=crf decodes by Viterbi: set model.decoding=viterbi")
+        if crf_lr <= 0:
+            raise ValueError(f"model.crf_lr must be > 0, got {crf_lr}")
+        self.head = head
+        self.crf_lr = crf_lr
+        self.crf = LinearChainCRF(tagset) if head == "crf" else None
         if contrastive_temperature <= 0:
             raise ValueError(
                 f"model.contrastive_temperature must be > 0, got {contrastive_temperature}"
@@ -153,15 +172,29 @@ class TokenClassifierModule(LightningModule):
         merged = probabilities.new_zeros((len(vectors), len(self.io_tagset)))
         return merged.index_add_(1, self.io_label_of_tag, probabilities)
 
-    def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
-        vectors = self.word_vectors(batch.tokens)
-        log_probs = self.log_probs(vectors)
-        losses = torch.stack(
+    def decode(self, log_probs: torch.Tensor) -> list[str]:
+        """IOB2 tags for one sentence's [n_words, n_tags] word log-probabilities."""
+        if self.crf is None:
+            return self.decoder.decode(log_probs)
+        return [self.tagset[i] for i in self.crf.decode(log_probs)]
+
+    def sentence_losses(
+        self, log_probs: Sequence[torch.Tensor], tag_ids: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        """[n_sentences] summed loss of each sentence: its words' negative log-likelihoods, or
+        with a CRF the negative log-likelihood of its whole tag sequence."""
+        if self.crf is not None:
+            return -self.crf.log_likelihood(log_probs, tag_ids)
+        return torch.stack(
             [
                 nn.functional.nll_loss(lp, tags.to(lp.device), reduction="sum")
-                for lp, tags in zip(log_probs, batch.tag_ids, strict=True)
+                for lp, tags in zip(log_probs, tag_ids, strict=True)
             ]
         )
+
+    def training_step(self, batch: TaggingBatch, batch_idx: int) -> torch.Tensor:
+        vectors = self.word_vectors(batch.tokens)
+        losses = self.sentence_losses(self.log_probs(vectors), batch.tag_ids)
         weights = batch.weights.to(losses.device)
         n_words = sum(len(t) for t in batch.tokens)
         loss = (losses * weights).sum() / max(n_words, 1)
@@ -181,7 +214,7 @@ class TokenClassifierModule(LightningModule):
 
     def validation_step(self, batch: TaggingBatch, batch_idx: int) -> None:
         for lp, tags in zip(self.word_log_probs(batch.tokens), batch.tag_ids, strict=True):
-            self._dev_pred.append(self.decoder.decode(lp))
+            self._dev_pred.append(self.decode(lp))
             self._dev_gold.append([self.tagset[i] for i in tags.tolist()])
 
     def on_fit_start(self) -> None:
@@ -203,10 +236,18 @@ class TokenClassifierModule(LightningModule):
         self._dev_gold, self._dev_pred = [], []
 
     def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[list[str]]:
-        return [self.decoder.decode(lp) for lp in self.word_log_probs(batch.tokens)]
+        return [self.decode(lp) for lp in self.word_log_probs(batch.tokens)]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.make_optimizer(params=self.parameters())
+        if self.crf is None:
+            return self.make_optimizer(params=self.parameters())
+        crf_parameters = set(self.crf.parameters())
+        return self.make_optimizer(
+            params=[
+                {"params": [p for p in self.parameters() if p not in crf_parameters]},
+                {"params": list(self.crf.parameters()), "lr": self.crf_lr},
+            ]
+        )
 
 
 def state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -275,6 +316,8 @@ class BertTagger(Tagger):
         average_window: bool = False,
         contrastive_weight: float = 0.0,
         contrastive_temperature: float = 0.1,
+        head: str = "linear",
+        crf_lr: float = 1e-2,
         synthetic_weight: float = 1.0,
         gold_upsample: int = 1,
         gold_only_epochs: int = 0,
@@ -294,6 +337,8 @@ class BertTagger(Tagger):
             selection_window=selection_window,
             contrastive_weight=contrastive_weight,
             contrastive_temperature=contrastive_temperature,
+            head=head,
+            crf_lr=crf_lr,
         )
         self.average_window = average_window
         self.batch_size = batch_size

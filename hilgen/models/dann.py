@@ -450,6 +450,8 @@ class NearestNeighbourSelectedModule(TokenClassifierModule):
             selection_window=base.selection_window,
             contrastive_weight=base.contrastive_weight,
             contrastive_temperature=base.contrastive_temperature,
+            head=base.head,
+            crf_lr=base.crf_lr,
         )
         self.build_decoder = build_decoder
         self._dev_vectors: list[np.ndarray] = []

@@ -37,9 +37,13 @@ def start_scores(tagset: Sequence[str]) -> torch.Tensor:
 
 
 def viterbi_decode(
-    emissions: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
+    emissions: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor | None = None,
 ) -> list[int]:
-    """Best tag index path for [n_words, n_tags] emission scores (log-probabilities)."""
+    """Best tag index path for [n_words, n_tags] emission scores (log-probabilities), with
+    [from, to] `transitions`, [to] `start` and, optionally, [from] `end` scores."""
     if emissions.shape[0] == 0:
         return []
     score = start + emissions[0]
@@ -49,6 +53,8 @@ def viterbi_decode(
         score, best_from = total.max(dim=0)
         score = score + emissions[t]
         backpointers.append(best_from)
+    if end is not None:
+        score = score + end
     path = [int(score.argmax())]
     for best_from in reversed(backpointers):
         path.append(int(best_from[path[-1]]))
