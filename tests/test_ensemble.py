@@ -237,6 +237,18 @@ def test_selection_matches_train_runs_only() -> None:
     pairs = Selection("x", members=["none/llm_tagger", "umls_all/dann"])
     assert pairs.matches({"model": "dann", "augmenter": "umls_all", "seed": "1"})
     assert not pairs.matches({"model": "dann", "augmenter": "none", "seed": "1"})
+    assert not pairs.matches({"model": "dann", "augmenter": "umls_all", "seed": "1"} | ablation)
+    # a pair may name its own variant; the others keep the selection's (here the default)
+    mixed = Selection("x", members=["hilgen/bert", "hilgen/dann[model.head=crf]"])
+    crf_dann = {"model": "dann", "augmenter": "hilgen", "seed": "1", "variant": "model.head=crf"}
+    assert mixed.matches(crf_dann)
+    assert not mixed.matches(crf_dann | {"variant": ""})
+    assert mixed.matches(crf_dann | {"model": "bert", "variant": ""})
+    assert not mixed.matches(crf_dann | {"model": "bert"})
+    assert MemberRun("id", crf_dann, {}).name == "hilgen/dann[model.head=crf]"
+    assert mixed.mixes_variants() and not pairs.mixes_variants()
+    in_variant = Selection("x", variant="v=1", members=["a/bert", "b/dann[v=2]"])
+    assert in_variant.member_names() == {"a/bert[v=1]", "b/dann[v=2]"}
     assert Selection("x", dataset="ncbi", filter="metrics.dev_f1 > 1").filter_string() == (
         "attributes.status = 'FINISHED' and tags.dataset = 'ncbi' and metrics.dev_f1 > 1"
     )
@@ -343,6 +355,34 @@ def test_an_ensemble_of_ablation_runs_carries_their_variant(
     client = MlflowClient(cfg.tracking.tracking_uri)
     (seed_run,) = client.search_runs([tracker.experiment_id], "tags.`hilgen.role` = 'ensemble'")
     assert seed_run.data.tags["variant"] == variant
+
+
+def test_an_ensemble_of_members_of_different_variants_names_them(
+    tmp_path: Path, tmp_tracking: list[str]
+) -> None:
+    """Members that name their own variants combine runs of different settings; the ensemble's
+    row is named by its members, apart from the default ensemble and each variant's."""
+    cfg = compose_ensemble(
+        [*tmp_tracking, "tracking.experiment=fake", f"paths.output_dir={tmp_path}/out"]
+        + ['select.members=[a0/bert,"a1/bert[model.head=crf]"]']
+    )
+    tracker = instantiate(cfg.tracking)
+    tracker.setup()
+    dev, test = dev_and_test_members()
+    protocol = {"dataset": "toy", "shots": "5", "dev_set": "kshot", "model": "bert", "seed": "1"}
+    crf = {"variant": "model.head=crf"}
+    inputs = [
+        log_fake_run(tracker, tmp_path, protocol | {"augmenter": "a0"}, dev[0], test[0]),
+        log_fake_run(tracker, tmp_path, protocol | {"augmenter": "a1"} | crf, dev[1], test[1]),
+    ]
+    # not inputs: a1/bert with default settings, a0/bert of the variant
+    log_fake_run(tracker, tmp_path, protocol | {"augmenter": "a1"}, dev[2], test[2])
+    log_fake_run(tracker, tmp_path, protocol | {"augmenter": "a0"} | crf, dev[2], test[2])
+    run_ensembles(cfg)
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    (seed_run,) = client.search_runs([tracker.experiment_id], "tags.`hilgen.role` = 'ensemble'")
+    assert seed_run.data.tags["hilgen.ensemble.inputs"].split(",") == inputs
+    assert seed_run.data.tags["variant"] == "members=a0/bert+a1/bert[model.head=crf]"
 
 
 def test_a_member_without_predictions_is_named(tmp_path: Path, tmp_tracking: list[str]) -> None:

@@ -187,7 +187,10 @@ def run_ensembles(cfg: DictConfig) -> dict[str, float]:
         "hilgen.ensemble.augmenters": "+".join(augmenters),
         "git_commit": git_commit(Path(cfg.paths.root_dir)),
     }
-    if selection.variant:
+    if selection.mixes_variants():
+        # members of different settings: a row of its own, named by them
+        tags["variant"] = "members=" + "+".join(sorted(selection.member_names()))
+    elif selection.variant:
         # the members' ablation variant: the ensemble's row sits beside theirs, not the default's
         tags["variant"] = selection.variant
     test_mean, test_sd = mean_sd([r.test_scores.f1 for r in results])

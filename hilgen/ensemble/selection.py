@@ -37,7 +37,9 @@ class Selection:
     `models` x `augmenters` is a grid; `members` names exact `augmenter/model` pairs where a
     grid would take too much (e.g. the LLM tagger without augmentation and DANN with it).
     `variant` picks the ablation variant (the `variant` tag; empty = runs with default settings),
-    so that an ablation in the same experiment never joins an ensemble unasked.
+    so that an ablation in the same experiment never joins an ensemble unasked. A member may
+    name its own variant, `augmenter/model[variant]` (e.g. `hilgen/dann[model.head=crf]`
+    beside `hilgen/bert`), to combine runs of different settings.
     """
 
     experiment: str
@@ -61,6 +63,15 @@ class Selection:
             clauses.append(self.filter)
         return " and ".join(clauses)
 
+    def member_names(self) -> set[str]:
+        """`members` as `member_name`s: a pair without a variant of its own takes `variant`."""
+        suffix = f"[{self.variant}]" if self.variant else ""
+        return {m if m.endswith("]") else m + suffix for m in self.members}
+
+    def mixes_variants(self) -> bool:
+        """Whether members name variants of their own (the ensemble is then no one variant's)."""
+        return any(m.endswith("]") for m in self.members)
+
     def matches(self, tags: dict[str, str]) -> bool:
         """The list conditions, and that the run is a train run (not a sweep or ensemble)."""
         return (
@@ -68,10 +79,21 @@ class Selection:
             and "seed" in tags
             and (not self.models or tags.get("model") in set(self.models))
             and (not self.augmenters or tags.get("augmenter") in set(self.augmenters))
-            and (not self.members or f"{tags.get('augmenter')}/{tags.get('model')}" in self.members)
             and (not self.seeds or tags.get("seed") in {str(s) for s in self.seeds})
-            and tags.get("variant", "") == self.variant
+            and (
+                member_name(tags) in self.member_names()
+                if self.members
+                else tags.get("variant", "") == self.variant
+            )
         )
+
+
+def member_name(tags: dict[str, str]) -> str:
+    """`augmenter/model`, with `[variant]` after it for a run of an ablation variant."""
+    variant = tags.get("variant", "")
+    return f"{tags.get('augmenter', '?')}/{tags.get('model', '?')}" + (
+        f"[{variant}]" if variant else ""
+    )
 
 
 @dataclass
@@ -88,7 +110,7 @@ class MemberRun:
 
     @property
     def name(self) -> str:
-        return f"{self.tags.get('augmenter', '?')}/{self.tags.get('model', '?')}"
+        return member_name(self.tags)
 
     @property
     def seed(self) -> int:
@@ -119,13 +141,15 @@ def find_runs(client: MlflowClient, selection: Selection) -> list[Run]:
 
 
 def latest_per_configuration(runs: Sequence[Run]) -> list[Run]:
-    """One run per (dataset, shots, dev_set, augmenter, model, seed): the newest.
+    """One run per (dataset, shots, dev_set, augmenter, model, variant, seed): the newest.
 
     A configuration run twice (a repeated sweep) would otherwise vote twice.
     """
     kept: dict[tuple[str, ...], Run] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0, reverse=True):
-        key = tuple(run.data.tags.get(t, "") for t in (*PROTOCOL_TAGS, "augmenter", "model"))
+        key = tuple(
+            run.data.tags.get(t, "") for t in (*PROTOCOL_TAGS, "augmenter", "model", "variant")
+        )
         key += (run.data.tags["seed"],)
         if key in kept:
             log.info("run %s repeats %s; using the newer %s", run.info.run_id, key, kept[key])
@@ -201,9 +225,7 @@ def select_members(
         )
     check_comparable(runs)
     by_seed: dict[int, list[MemberRun]] = defaultdict(list)
-    ordered = sorted(
-        runs, key=lambda r: (r.data.tags.get("augmenter", ""), r.data.tags.get("model", ""))
-    )
+    ordered = sorted(runs, key=lambda r: member_name(r.data.tags))
     with one_progress_bar():
         for run in tqdm(ordered, desc="downloading predictions", unit="run"):
             member = download_member(client, run, destination)
