@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,10 +16,9 @@ from hypothesis import strategies as st
 from hilgen.models.base import TrainingData
 from hilgen.models.bert_tagger import BertTagger, TokenClassifierModule, collate
 from hilgen.models.crf import LinearChainCRF
-from tests.test_dann import DEV, GOLD, LABELS, SYNTHETIC
+from tests.test_dann import DEV, GOLD, LABELS, SYNTHETIC, compose_model
 from tests.test_iob_and_decoding import is_valid_iob2
 
-ROOT = Path(__file__).resolve().parents[1]
 TAGSET = ["O", "B-A", "I-A", "B-B", "I-B"]
 
 
@@ -97,30 +95,11 @@ def test_trained_transitions_decide_where_the_word_scores_do_not() -> None:
     assert crf.decode(flat) == tags.tolist()
 
 
-def tiny_bert_config(monkeypatch: pytest.MonkeyPatch, overrides: list[str]):
-    """The real `model=bert` + CPU trainer config, cut to a few training steps."""
-    monkeypatch.setenv("HILGEN_ROOT", str(ROOT))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "trainer=cpu",
-                "trainer.max_epochs=2",
-                "trainer.min_epochs=1",
-                "trainer.enable_progress_bar=false",
-                "model.examples_per_epoch=4",
-                "model.batch_size=2",
-                *overrides,
-            ],
-        )
-
-
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_crf_head_trains_on_the_sequence_likelihood_with_its_own_learning_rate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cfg = tiny_bert_config(monkeypatch, ["model.head=crf", "model.dropout=0.0"])
+    cfg = compose_model(monkeypatch, ["model.head=crf", "model.dropout=0.0"], model="bert")
     tagger: BertTagger = instantiate(cfg.model, labels=LABELS)
     module = tagger.module
     assert module.crf is not None
@@ -137,7 +116,7 @@ def test_crf_head_trains_on_the_sequence_likelihood_with_its_own_learning_rate(
 
 
 def test_bad_heads_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = tiny_bert_config(monkeypatch, [])
+    cfg = compose_model(monkeypatch, [], model="bert")
     encoder = instantiate(cfg.model.encoder)
     optimizer = instantiate(cfg.model.optimizer)
     tagset = ["O", "B-A", "I-A"]
@@ -153,9 +132,7 @@ def test_bad_heads_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_tiny_fit_with_a_crf_head_tags_valid_iob2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_name: str
 ) -> None:
-    cfg = tiny_bert_config(
-        monkeypatch, [f"model={model_name}", "model.head=crf", "model.selection_window=1"]
-    )
+    cfg = compose_model(monkeypatch, ["model.head=crf", "model.selection_window=1"], model_name)
     tagger = instantiate(cfg.model, labels=LABELS)
     module = tagger.module if model_name == "bert" else tagger.finetuner.module
     before = module.crf.transitions.detach().clone()

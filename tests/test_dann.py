@@ -376,22 +376,25 @@ DEV = [
 ]
 
 
-def compose_model(monkeypatch: pytest.MonkeyPatch, overrides: list[str]) -> DictConfig:
-    """The real `model=dann` + CPU trainer config, cut to a few training steps."""
+def compose_model(
+    monkeypatch: pytest.MonkeyPatch, overrides: list[str], model: str = "dann"
+) -> DictConfig:
+    """The real `model=dann` (or `model=bert`) + CPU trainer config, cut to a few training
+    steps."""
     monkeypatch.setenv("HILGEN_ROOT", str(ROOT))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(
             "train",
             overrides=[
-                "model=dann",
+                f"model={model}",
                 "trainer=cpu",
                 "trainer.max_epochs=1",
                 "trainer.min_epochs=1",
                 "trainer.enable_progress_bar=false",
                 "model.examples_per_epoch=2",  # one optimisation step
                 "model.batch_size=2",
-                "model.embed_batch_size=2",
+                *(["model.embed_batch_size=2"] if model == "dann" else []),
                 *overrides,
             ],
         )
