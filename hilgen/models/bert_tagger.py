@@ -1,9 +1,9 @@
 """Fine-tuned transformer token classifier (the paper's BERT model) as a Lightning module.
 
 Words are labelled on their first sub-token; decoding enforces valid IOB2 (Viterbi), and a CRF
-head (`head=crf`) learns the tag transitions too. Synthetic
-sentences can be down-weighted in the loss, and training can end with gold-only epochs, so the
-few real sentences keep the last word.
+head (`head=crf`) learns the tag transitions too. Synthetic sentences can be down-weighted in
+the loss, and training can end with gold-only epochs, so the few real sentences keep the last
+word.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def collate(examples: Sequence[TaggingExample]) -> TaggingBatch:
 class TokenClassifierModule(LightningModule):
     """Encoder + dropout + linear layer over word vectors (+ a CRF with `head="crf"`, whose
     transition scores train at `crf_lr`: from zero, the encoder's learning rate would barely
-    move them in a few hundred steps); logs dev F1 (`val_f1`) each epoch and
-    the score that selects the epoch (`val_f1_selection`, see `log_dev_f1`). With a
+    move them in a few hundred steps); logs dev F1 (`val_f1`) each epoch and the score that
+    selects the epoch (`val_f1_selection`, see `log_dev_f1`). With a
     `contrastive_weight`, the loss adds that times `supervised_contrastive_loss` over the
     batch's word vectors with IO labels (B-X and I-X alike, as the nearest-neighbour decoder
     sees them)."""
