@@ -140,7 +140,8 @@ class TokenClassifierModule(LightningModule):
         self.make_optimizer = optimizer
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.hidden_size, len(tagset))
-        self.decoder = IOB2Decoder(tagset, decoding)
+        # the linear head's decoder; a CRF decodes with its own learnt scores
+        self.decoder = IOB2Decoder(tagset, decoding) if self.crf is None else None
         io_index = {tag: i for i, tag in enumerate(self.io_tagset)}
         self.register_buffer(
             "io_label_of_tag",
@@ -174,8 +175,9 @@ class TokenClassifierModule(LightningModule):
 
     def decode(self, log_probs: torch.Tensor) -> list[str]:
         """IOB2 tags for one sentence's [n_words, n_tags] word log-probabilities."""
-        if self.crf is None:
+        if self.decoder is not None:
             return self.decoder.decode(log_probs)
+        assert self.crf is not None  # the one head without an IOB2Decoder
         return [self.tagset[i] for i in self.crf.decode(log_probs)]
 
     def sentence_losses(
