@@ -153,6 +153,17 @@ def load_few_shot_data(cfg: DictConfig) -> FewShotData:
     )
 
 
+def unlabelled_train(data: FewShotData) -> list[Sentence]:
+    """The train split's sentences outside the sample, with their entities removed: what an
+    augmenter that tags text itself may read (never the labels)."""
+    in_sample = {s.sentence_id for s in data.sample.sentences}
+    return [
+        Sentence(s.sentence_id, list(s.tokens), [], s.doc_id)
+        for s in data.corpus.train
+        if s.sentence_id not in in_sample
+    ]
+
+
 def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet, Path | None]:
     """The configured augmenter's synthetic set for the sample, through the on-disk cache.
 
@@ -172,6 +183,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         label_relations=data.label_relations,
         relation_labels=data.relation_labels,
         test_sentences=data.corpus.test,
+        unlabelled_sentences=unlabelled_train(data),
         seed=cfg.seed,
         llm=instantiate(cfg.llm) if uses_llm else None,
     )

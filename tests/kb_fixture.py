@@ -12,10 +12,11 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from hilgen.kb.base import Concept, RelatedConcept
+from hilgen.kb.names import normalise_name
 
 
 def _normalise(name: str) -> str:
@@ -67,6 +68,18 @@ class InMemoryKB:
         )
         random.Random(seed).shuffle(pool)
         return pool[:count]
+
+    def iter_names(
+        self, groups: Iterable[str] | None = None, include_supplementary: bool = True
+    ) -> Iterator[tuple[str, str, str]]:
+        wanted = set(groups) if groups else None
+        for concept in self._concepts.values():
+            if wanted is not None and concept.semantic_group not in wanted:
+                continue
+            if concept.is_supplementary and not include_supplementary:
+                continue
+            for name in concept.names:
+                yield normalise_name(name), concept.concept_id, concept.semantic_group
 
     def concept(self, concept_id: str) -> Concept | None:
         found = self._concepts.get(concept_id) or self._concepts.get(

@@ -181,7 +181,9 @@ class AugmentContext:
     another label (``{"SpecificDisease": {"parent": "DiseaseClass"}}``: a specific disease's
     parent becomes a class in the same context, so the name, not the context, tells the two
     apart). `test_sentences` are only
-    compared against, never used as input: no synthetic sentence may equal one. `llm` is the
+    compared against, never used as input: no synthetic sentence may equal one.
+    `unlabelled_sentences` are in-domain sentences without entities (the train split less the
+    sample, its spans removed), for augmenters that tag text themselves. `llm` is the
     client an LLM augmenter uses (any OpenAI-compatible client); KB augmenters ignore it.
     """
 
@@ -192,6 +194,7 @@ class AugmentContext:
     label_relations: dict[str, list[str]] = field(default_factory=dict)
     relation_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     test_sentences: Sequence[Sentence] = ()
+    unlabelled_sentences: Sequence[Sentence] = ()
     seed: int = 0
     llm: Any = None
 

@@ -846,7 +846,7 @@ def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> Non
             and tokens[start - 1] == "("
             and end < len(tokens)
             and tokens[end] == ")"
-            and _starts_a_word(mention.text, previous.text)
+            and starts_a_word(mention.text, previous.text)
         )
         if not defines:
             continue
@@ -860,7 +860,7 @@ def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> Non
     )
 
 
-def _starts_a_word(short_form: str, long_form: str) -> bool:
+def starts_a_word(short_form: str, long_form: str) -> bool:
     """Schwartz & Hearst (2003): a short form's first letter begins a word of its long form."""
     first = short_form[:1].casefold()
     return any(word[:1].casefold() == first for word in re.split(r"[\s\-/]+", long_form))

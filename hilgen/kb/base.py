@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -79,4 +79,11 @@ class KnowledgeBase(Protocol):
     def sample_concepts(self, groups: Iterable[str], count: int, seed: int = 0) -> list[Concept]:
         """Up to `count` concepts of the given semantic groups (no supplementary records), in a
         seeded pseudo-random order: the pool of negative examples for augmenters."""
+        ...
+
+    def iter_names(
+        self, groups: Iterable[str] | None = None, include_supplementary: bool = True
+    ) -> Iterator[tuple[str, str, str]]:
+        """(normalised name, concept ID, semantic group) for every name: what name matching
+        (the linker's index, the dictionary augmenter) searches."""
         ...

@@ -1,0 +1,410 @@
+"""Distant supervision: the corpus's own unlabelled sentences, tagged where a KB name occurs.
+
+Substitution keeps the few contexts of the sample, so the context itself becomes the label
+signal (BASELINE.md, trap 2). This augmenter takes its contexts from in-domain text instead:
+the sentences of the train split, whose gold spans are removed before they reach it
+(`AugmentContext.unlabelled_sentences`), tagged wherever a KB name of a label's semantic groups
+occurs (longest match first). It uses more than the paper does, unlabelled in-domain text
+besides the K-shot sample and the KB, and says so in its name.
+
+What is matched. Names of one semantic group only (a name the KB also gives to a concept of
+another group, "APC" the gene and the disease, is ambiguous and skipped), with at least
+`min_name_letters` letters and at most `max_name_tokens` tokens, never names listed in
+`exclude_names`, no single-word adjectives ("genetic", "familial": MONDO's qualifiers). A
+name written as a short form ("G6PD", "PAH") is a gene as often as a disease in running text,
+so it is not matched unless `kb_short_forms` (a single-token name of at most four letters,
+"all", "was", never is); a short form defined after a matched name ("Duchenne muscular
+dystrophy ( DMD )") is tagged wherever its document (its sentence, where the corpus has no
+document ids) uses it.
+
+Which label a name takes. The one label whose semantic groups hold the concept (BC5CDR:
+Chemical for CHEM, Disease for DISO). Where several labels share the groups (NCBI-Disease's
+four types are all DISO), a depth-limited decision tree learnt on the sample's own linked
+mentions chooses, from what the KB and the sentence say of a mention: how many is-a children
+its concept has (a class has many), whether its head is plural, whether a content word follows
+it (a modifier: "DMD gene") and whether it is a short form. A label the dataset lets keep no KB
+relation (`label_relations` of ``[]``: no single concept name is a composite mention) takes no
+names.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.tree import DecisionTreeClassifier
+
+from hilgen.augment.base import (
+    AugmentContext,
+    Augmenter,
+    SyntheticSentence,
+    SyntheticSet,
+    describe_sentences,
+)
+from hilgen.augment.substitution import looks_like_abbreviation, starts_a_word
+from hilgen.data.types import Sentence, Span
+from hilgen.kb.base import KnowledgeBase
+from hilgen.kb.names import normalise_name
+
+log = logging.getLogger(__name__)
+
+# Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
+_INNER_JOINERS = frozenset({"-", "/", "'"})
+_PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
+# Endings of the one-word adjectives the KB holds as concepts ("genetic", "familial",
+# "hereditary", "inherited"); "-ing" words stay ("bleeding", "vomiting" are mentions).
+_ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ed")
+
+
+@dataclass(frozen=True)
+class NameEntry:
+    """A normalised KB name that may be matched: its concept and semantic group."""
+
+    concept_id: str
+    group: str
+
+
+@dataclass(frozen=True)
+class _Match:
+    """A span of a sentence found in the dictionary (or as a defined short form)."""
+
+    start: int
+    end: int
+    entry: NameEntry
+    short_form: bool = False
+
+
+def mention_features(
+    tokens: Sequence[str], start: int, end: int, children: int
+) -> tuple[float, float, float, float]:
+    """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
+    head, a content word right after it, and whether it is written as a short form."""
+    head = tokens[end - 1].casefold()
+    plural = head.endswith("s") and not head.endswith(_PLURAL_EXCEPTIONS) and len(head) > 3
+    after = tokens[end] if end < len(tokens) else ""
+    content_after = after.isalpha() and after.casefold() not in ENGLISH_STOP_WORDS
+    short = looks_like_abbreviation(tokens[start:end])
+    return (math.log1p(children), float(plural), float(content_after), float(short))
+
+
+class LabelTree:
+    """Chooses among labels that share semantic groups, learnt on the sample's mentions."""
+
+    def __init__(self, max_depth: int, seed: int) -> None:
+        self._tree = DecisionTreeClassifier(max_depth=max_depth, random_state=seed)
+        self._only: str | None = None
+
+    def fit(self, features: list[tuple[float, ...]], labels: list[str]) -> None:
+        if len(set(labels)) < 2:
+            self._only = labels[0] if labels else None
+            return
+        self._tree.fit(features, labels)
+
+    def choose(self, features: tuple[float, ...], candidates: Sequence[str]) -> str:
+        """The candidate the tree finds likeliest (the first candidate if it knows none)."""
+        if self._only is not None or not hasattr(self._tree, "classes_"):
+            return self._only if self._only in candidates else candidates[0]
+        probabilities = dict(
+            zip(self._tree.classes_, self._tree.predict_proba([features])[0], strict=True)
+        )
+        # max keeps the first of equally likely candidates: the dataset's label order
+        return max(candidates, key=lambda label: probabilities.get(label, 0.0))
+
+
+class KBDictionaryAugmenter(Augmenter):
+    """Unlabelled in-domain sentences tagged with KB names (distant supervision).
+
+    `max_sentences` caps how many tagged sentences are kept (a seeded sample of those with at
+    least one name; None keeps all); `seed=None` follows the run's seed. `tree_depth` bounds the
+    label tree for labels that share semantic groups.
+    """
+
+    def __init__(
+        self,
+        name: str = "kb_dictionary",
+        max_sentences: int | None = 1000,
+        min_name_letters: int = 3,
+        max_name_tokens: int = 8,
+        exclude_names: Sequence[str] = (),
+        short_forms: bool = True,
+        kb_short_forms: bool = False,
+        tree_depth: int = 3,
+        seed: int | None = None,
+    ) -> None:
+        if max_sentences is not None and max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1 or null, got {max_sentences}")
+        if max_name_tokens < 1 or tree_depth < 1:
+            raise ValueError("max_name_tokens and tree_depth must be at least 1")
+        self.name = name
+        self.max_sentences = max_sentences
+        self.min_name_letters = min_name_letters
+        self.max_name_tokens = max_name_tokens
+        self.exclude_names = frozenset(normalise_name(n) for n in exclude_names)
+        self.short_forms = short_forms
+        self.kb_short_forms = kb_short_forms
+        self.tree_depth = tree_depth
+        self.seed = seed
+
+    def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
+        if context.kb is None:
+            raise ValueError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
+        if not context.unlabelled_sentences:
+            raise ValueError(
+                f"augmenter {self.name} tags unlabelled sentences and got none: the pipeline "
+                "passes the train split's sentences without their labels"
+            )
+        seed = context.seed if self.seed is None else self.seed
+        counts: Counter[str] = Counter()
+        group_labels = self._group_labels(context)
+        names = self._dictionary(context.kb, set(group_labels), counts)
+        children = _ChildCounts(context.kb)
+        tree = self._label_tree(sample, context, group_labels, children, seed, counts)
+        pool = [s for s in context.unlabelled_sentences if not context.is_test_sentence(s.tokens)]
+        counts["leaked_dropped"] = len(context.unlabelled_sentences) - len(pool)
+        matches = self._match_pool(pool, names, counts)
+        tagged: list[SyntheticSentence] = []
+        for sentence in pool:
+            found = matches[sentence.sentence_id]
+            if not found:
+                continue
+            spans = [self._span(sentence, m, group_labels, tree, children) for m in found]
+            tagged.append(
+                SyntheticSentence(
+                    sentence=Sentence(
+                        f"{sentence.sentence_id}#dictionary", list(sentence.tokens), spans,
+                        sentence.doc_id,
+                    ),
+                    source_sentence_id=sentence.sentence_id,
+                    augmenter=self.name,
+                )
+            )
+        counts["tagged_sentences"] = len(tagged)
+        if self.max_sentences is not None and len(tagged) > self.max_sentences:
+            kept = set(random.Random(seed).sample(range(len(tagged)), self.max_sentences))
+            counts["capped_dropped"] = len(tagged) - len(kept)
+            tagged = [s for index, s in enumerate(tagged) if index in kept]
+        counts.setdefault("capped_dropped", 0)
+        stats: dict[str, float | int] = {**describe_sentences(tagged), **counts}
+        stats["pool_sentences"] = len(pool)
+        return SyntheticSet(sentences=tagged, stats=stats)
+
+    # -- labels ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _group_labels(context: AugmentContext) -> dict[str, list[str]]:
+        """Semantic group -> the labels a name of it may take, in the dataset's label order."""
+        out: defaultdict[str, list[str]] = defaultdict(list)
+        for label in context.labels:
+            if context.label_relations.get(label, None) == []:
+                continue  # keeps no KB relation: no single concept name has this label
+            for group in context.label_groups.get(label, ()):
+                out[group].append(label)
+        if not out:
+            raise ValueError(
+                "no label has semantic groups to match (dataset.label_groups is empty); "
+                "give each label its UMLS groups, e.g. {Disease: [DISO]}"
+            )
+        return dict(out)
+
+    def _label_tree(
+        self,
+        sample: Sequence[Sentence],
+        context: AugmentContext,
+        group_labels: dict[str, list[str]],
+        children: _ChildCounts,
+        seed: int,
+        counts: Counter[str],
+    ) -> LabelTree:
+        """The tree over the sample's mentions of labels that share a group with another."""
+        shared = {label for labels in group_labels.values() if len(labels) > 1 for label in labels}
+        features: list[tuple[float, ...]] = []
+        labels: list[str] = []
+        for sentence in sample:
+            for span in sentence.spans:
+                if span.label not in shared:
+                    continue
+                links = []
+                if context.linker is not None:
+                    groups = context.label_groups.get(span.label)
+                    links = context.linker.link(sentence.span_text(span), span.concept_ids, groups)
+                count = children(links[0].concept.concept_id) if links else 0
+                features.append(mention_features(sentence.tokens, span.start, span.end, count))
+                labels.append(span.label)
+        counts["label_tree_mentions"] = len(labels)
+        tree = LabelTree(self.tree_depth, seed)
+        tree.fit(features, labels)
+        return tree
+
+    def _span(
+        self,
+        sentence: Sentence,
+        match: _Match,
+        group_labels: dict[str, list[str]],
+        tree: LabelTree,
+        children: _ChildCounts,
+    ) -> Span:
+        candidates = group_labels[match.entry.group]
+        label = candidates[0]
+        if len(candidates) > 1:
+            count = children(match.entry.concept_id)
+            features = mention_features(sentence.tokens, match.start, match.end, count)
+            label = tree.choose(features, candidates)
+        return Span(match.start, match.end, label, (match.entry.concept_id,))
+
+    # -- matching --------------------------------------------------------------------------
+
+    def _dictionary(
+        self, kb: KnowledgeBase, groups: set[str], counts: Counter[str]
+    ) -> dict[str, NameEntry]:
+        """Normalised name -> its concept, for names of exactly one group among `groups`."""
+        entries: dict[str, NameEntry] = {}
+        ambiguous: set[str] = set()
+        for norm, concept_id, group in kb.iter_names():
+            if norm in ambiguous:
+                continue
+            seen = entries.get(norm)
+            if seen is not None:
+                if seen.group != group:
+                    ambiguous.add(norm)
+                    del entries[norm]
+                continue
+            entries[norm] = NameEntry(concept_id, group)
+        counts["dictionary/cross_group_names_dropped"] = len(ambiguous)
+        kept = {
+            norm: entry
+            for norm, entry in entries.items()
+            if entry.group in groups and self._matchable(norm)
+        }
+        counts["dictionary/names"] = len(kept)
+        return kept
+
+    def _matchable(self, norm: str) -> bool:
+        words = norm.split()
+        letters = sum(ch.isalpha() for ch in norm)
+        adjective = len(words) == 1 and norm.endswith(_ADJECTIVE_ENDINGS)
+        return (
+            letters >= self.min_name_letters
+            and 0 < len(words) <= self.max_name_tokens
+            and norm not in self.exclude_names
+            and not adjective  # "genetic", "familial": KB qualifiers, not mentions
+        )
+
+    def _match_pool(
+        self, pool: Sequence[Sentence], names: dict[str, NameEntry], counts: Counter[str]
+    ) -> dict[str, list[_Match]]:
+        """Each sentence's matches: longest names first, then short forms its document defines."""
+        matches = {s.sentence_id: self._longest_matches(s.tokens, names) for s in pool}
+        counts["dictionary/name_matches"] = sum(len(found) for found in matches.values())
+        if not self.short_forms:
+            return matches
+        by_document: defaultdict[str, list[Sentence]] = defaultdict(list)
+        for sentence in pool:
+            by_document[sentence.doc_id or f"sentence:{sentence.sentence_id}"].append(sentence)
+        for sentences in by_document.values():
+            defined: dict[str, NameEntry] = {}
+            for sentence in sentences:
+                defined |= _defined_short_forms(sentence.tokens, matches[sentence.sentence_id])
+            counts["dictionary/short_forms_defined"] += len(defined)
+            for sentence in sentences:
+                found = matches[sentence.sentence_id]
+                added = _short_form_matches(sentence.tokens, defined, found)
+                counts["dictionary/short_form_matches"] += len(added)
+                matches[sentence.sentence_id] = sorted(found + added, key=lambda m: m.start)
+        return matches
+
+    def _longest_matches(self, tokens: Sequence[str], names: dict[str, NameEntry]) -> list[_Match]:
+        found: list[_Match] = []
+        start = 0
+        while start < len(tokens):
+            match = self._longest_at(tokens, start, names)
+            if match is None:
+                start += 1
+                continue
+            found.append(match)
+            start = match.end
+        return found
+
+    def _longest_at(
+        self, tokens: Sequence[str], start: int, names: dict[str, NameEntry]
+    ) -> _Match | None:
+        if not _is_word(tokens[start]):
+            return None
+        # Names run over words and inner joiners only; no window may cross anything else.
+        stop = start + 1
+        while (
+            stop < min(len(tokens), start + 2 * self.max_name_tokens)
+            and (_is_word(tokens[stop]) or tokens[stop] in _INNER_JOINERS)
+        ):
+            stop += 1
+        for end in range(stop, start, -1):
+            window = tokens[start:end]
+            if not _is_word(window[-1]):
+                continue
+            entry = names.get(normalise_name(" ".join(window)))
+            if entry is None:
+                continue
+            if looks_like_abbreviation(window):
+                if not self.kb_short_forms:
+                    continue  # "G6PD", "PAH": mostly genes in text; defined short forms follow
+            elif end - start == 1 and len(window[0]) <= 4:
+                continue  # "all", "was": words, not ALL and WAS
+            return _Match(start, end, entry)
+        return None
+
+
+class _ChildCounts:
+    """How many is-a children a concept has, asked once per concept."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self._kb = kb
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, concept_id: str) -> int:
+        if concept_id not in self._counts:
+            self._counts[concept_id] = len(self._kb.children(concept_id))
+        return self._counts[concept_id]
+
+
+def _is_word(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)
+
+
+def _defined_short_forms(tokens: Sequence[str], found: Sequence[_Match]) -> dict[str, NameEntry]:
+    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst)."""
+    defined: dict[str, NameEntry] = {}
+    for match in found:
+        if match.short_form or match.end + 2 >= len(tokens) or tokens[match.end] != "(":
+            continue
+        close = next(
+            (i for i in range(match.end + 2, min(len(tokens), match.end + 6)) if tokens[i] == ")"),
+            None,
+        )
+        if close is None:
+            continue
+        short = tokens[match.end + 1 : close]
+        long_text = " ".join(tokens[match.start : match.end])
+        if looks_like_abbreviation(short) and starts_a_word("".join(short), long_text):
+            defined[" ".join(short)] = match.entry
+    return defined
+
+
+def _short_form_matches(
+    tokens: Sequence[str], defined: dict[str, NameEntry], found: Sequence[_Match]
+) -> list[_Match]:
+    """Occurrences of the defined short forms (as written, case and all) outside `found`."""
+    taken = {i for match in found for i in range(match.start, match.end)}
+    added: list[_Match] = []
+    for short, entry in defined.items():
+        parts = short.split(" ")
+        for start in range(len(tokens) - len(parts) + 1):
+            end = start + len(parts)
+            if list(tokens[start:end]) != parts or taken & set(range(start, end)):
+                continue
+            added.append(_Match(start, end, entry, short_form=True))
+            taken |= set(range(start, end))
+    return added
