@@ -176,7 +176,9 @@ class KBDictionaryAugmenter(Augmenter):
             tagged.append(
                 SyntheticSentence(
                     sentence=Sentence(
-                        f"{sentence.sentence_id}#dictionary", list(sentence.tokens), spans,
+                        f"{sentence.sentence_id}#dictionary",
+                        list(sentence.tokens),
+                        spans,
                         sentence.doc_id,
                     ),
                     source_sentence_id=sentence.sentence_id,
@@ -336,9 +338,8 @@ class KBDictionaryAugmenter(Augmenter):
             return None
         # Names run over words and inner joiners only; no window may cross anything else.
         stop = start + 1
-        while (
-            stop < min(len(tokens), start + 2 * self.max_name_tokens)
-            and (_is_word(tokens[stop]) or tokens[stop] in _INNER_JOINERS)
+        while stop < min(len(tokens), start + 2 * self.max_name_tokens) and (
+            _is_word(tokens[stop]) or tokens[stop] in _INNER_JOINERS
         ):
             stop += 1
         for end in range(stop, start, -1):
