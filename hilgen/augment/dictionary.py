@@ -59,6 +59,9 @@ _PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
 # Endings of the one-word adjectives the KB holds as concepts ("genetic", "familial",
 # "hereditary", "inherited"); "-ing" words stay ("bleeding", "vomiting" are mentions).
 _ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ed")
+# A word right after a mention that ends so is a verb or adverb ("caused", "characterized",
+# "usually"), not the noun a modifier qualifies ("gene", "patients", "locus").
+_VERB_ENDINGS = ("ed", "ly")
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,16 @@ def mention_features(
     tokens: Sequence[str], start: int, end: int, children: int
 ) -> tuple[float, float, float, float]:
     """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
-    head, a content word right after it, and whether it is written as a short form."""
+    head, a content word right after it (no stop word, no "-ed" or "-ly" word), and whether it
+    is written as a short form."""
     head = tokens[end - 1].casefold()
     plural = head.endswith("s") and not head.endswith(_PLURAL_EXCEPTIONS) and len(head) > 3
     after = tokens[end] if end < len(tokens) else ""
-    content_after = after.isalpha() and after.casefold() not in ENGLISH_STOP_WORDS
+    content_after = (
+        after.isalpha()
+        and after.casefold() not in ENGLISH_STOP_WORDS
+        and not after.endswith(_VERB_ENDINGS)
+    )
     short = looks_like_abbreviation(tokens[start:end])
     return (math.log1p(children), float(plural), float(content_after), float(short))
 
