@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
 from hilgen.data.sampling import KShotSample
-from hilgen.data.types import Corpus, Sentence
+from hilgen.data.types import Corpus, Sentence, Span
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 
 TINY = [
@@ -195,3 +195,46 @@ def test_teacher_check_counts_every_synthetic_sentence_and_logs_them(
         "teacher/predictions/synthetic.jsonl",
         "teacher/predictions/synthetic.conll",
     } <= all_artifacts(client, run.info.run_id)
+
+
+def test_unlabelled_train_is_the_train_split_outside_the_sample_without_labels() -> None:
+    spans = [Span(0, 1, "Disease")]
+    train = [Sentence(f"t{i}", ["cancer", "."], list(spans), f"doc{i}") for i in range(3)]
+    data = pipeline.FewShotData(
+        Corpus("toy", ["Disease"], train, [], []),
+        {},
+        {},
+        {},
+        KShotSample([train[1]], {"Disease": 1}, shots=1, seed=1),
+        dev=[],
+        test=[],
+    )
+    pool = pipeline.unlabelled_train(data)
+    assert [(s.sentence_id, s.doc_id, s.tokens, s.spans) for s in pool] == [
+        ("t0", "doc0", ["cancer", "."], []),
+        ("t2", "doc2", ["cancer", "."], []),
+    ]
+    assert train[0].spans == spans  # the corpus keeps its labels
+
+
+def test_dictionary_generation_tags_train_sentences_outside_the_sample(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
+) -> None:
+    """augmenter=hilgen_dictionary pools substitution of the sample with KB names found in the
+    rest of the train split (the fixture KB knows tumours and breast, lung, ovarian cancer)."""
+    overrides = [*fixture_kb_generation(tmp_path, tmp_tracking), "augmenter=hilgen_dictionary"]
+    cfg = compose_train(overrides, config_name="generate")
+    synthetic = pipeline.generate(cfg)
+    data = pipeline.load_few_shot_data(cfg)
+    train = {s.sentence_id: s for s in data.corpus.train}
+    sample_ids = {s.sentence_id for s in data.sample.sentences}
+    found = [s for s in synthetic if s.augmenter == "kb_dictionary"]
+    substituted = [s for s in synthetic if s.augmenter == "hilgen"]
+    assert found and substituted
+    assert synthetic.stats["dictionary/tagged_sentences"] >= len(found)
+    for tagged in found:
+        assert tagged.source_sentence_id in train
+        assert tagged.source_sentence_id not in sample_ids
+        assert tagged.sentence.tokens == train[tagged.source_sentence_id].tokens
+        assert {span.label for span in tagged.sentence.spans} == {"Disease"}
+    assert {s.source_sentence_id for s in substituted} <= sample_ids
