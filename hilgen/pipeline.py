@@ -313,6 +313,22 @@ def check_with_teacher(
     return teacher_agreement(synthetic, teacher_tags)
 
 
+def score_against_train_labels(data: FewShotData, synthetic: SyntheticSet) -> Scores | None:
+    """The tags of synthetic sentences that are unchanged train-split sentences (distant
+    supervision) against those sentences' own gold labels, which no augmenter reads: how good
+    the automatic labels are. None when the set holds no such sentence."""
+    in_sample = {s.sentence_id for s in data.sample.sentences}
+    train = {s.sentence_id: s for s in data.corpus.train if s.sentence_id not in in_sample}
+    pairs = [
+        (train[s.source_sentence_id].tags, s.sentence.tags)
+        for s in synthetic
+        if s.source_sentence_id in train and train[s.source_sentence_id].tokens == s.sentence.tokens
+    ]
+    if not pairs:
+        return None
+    return score_tags([gold for gold, _ in pairs], [tagged for _, tagged in pairs])
+
+
 def generate(cfg: DictConfig) -> SyntheticSet:
     """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
     output_dir = Path(cfg.paths.output_dir)
@@ -326,6 +342,9 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         tracker.log_config(cfg)
         log_few_shot_data(tracker, data, output_dir)
         log_synthetic(tracker, synthetic, output_dir)
+        against_gold = score_against_train_labels(data, synthetic)
+        if against_gold is not None:
+            tracker.log_metrics(against_gold.as_metrics("train_labels"))
         agreement: dict[str, TeacherAgreement] = {}
         if cfg.teacher_check and not len(synthetic):
             log.warning("teacher_check: the synthetic set is empty, there is nothing to check")
@@ -336,6 +355,9 @@ def generate(cfg: DictConfig) -> SyntheticSet:
             tracker.log_artifact(output_dir / "teacher" / "predictions", "teacher")
     rows = sorted(synthetic.stats.items())
     print(format_table(["statistic", "value"], rows))
+    if against_gold is not None:
+        print("\nTagged train-split sentences against their own gold labels (never read):")
+        print(scores_table({"train_labels": against_gold}))
     if agreement:
         print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
         print(agreement_table(agreement))

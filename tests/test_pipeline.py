@@ -218,7 +218,7 @@ def test_unlabelled_train_is_the_train_split_outside_the_sample_without_labels()
 
 
 def test_dictionary_generation_tags_train_sentences_outside_the_sample(
-    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, capsys
 ) -> None:
     """augmenter=hilgen_dictionary pools substitution of the sample with KB names found in the
     rest of the train split (the fixture KB knows tumours and breast, lung, ovarian cancer)."""
@@ -238,3 +238,13 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
         assert tagged.sentence.tokens == train[tagged.source_sentence_id].tokens
         assert {span.label for span in tagged.sentence.spans} == {"Disease"}
     assert {s.source_sentence_id for s in substituted} <= sample_ids
+    # the automatic labels, scored against the same sentences' gold labels, printed and logged
+    expected = pipeline.score_against_train_labels(data, synthetic)
+    assert expected is not None and expected.n_predicted == sum(
+        len(s.sentence.spans) for s in found
+    )
+    assert "against their own gold labels" in capsys.readouterr().out
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.metrics["train_labels_f1"] == pytest.approx(expected.f1)
