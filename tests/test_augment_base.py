@@ -133,7 +133,8 @@ def test_layer_configs_pick_the_papers_relations() -> None:
         "umls_all": ["synonym", "same_type", "parent", "child", "sibling"],
         "hilgen": ["synonym", "same_type", "parent", "child", "sibling"],
     }
-    assert set(expected) | {"none"} == {
+    not_substitution = {"none", "kb_dictionary", "hilgen_dictionary"}
+    assert set(expected) | not_substitution == {
         n for n in AUGMENTER_CONFIGS if not n.startswith(("gpt_", "zerogen"))
     }
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
