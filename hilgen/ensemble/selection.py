@@ -152,7 +152,9 @@ def latest_per_configuration(runs: Sequence[Run]) -> list[Run]:
         )
         key += (run.data.tags["seed"],)
         if key in kept:
-            log.info("run %s repeats %s; using the newer %s", run.info.run_id, key, kept[key])
+            log.info(
+                "run %s repeats %s; using the newer %s", run.info.run_id, key, kept[key].info.run_id
+            )
             continue
         kept[key] = run
     return list(kept.values())
