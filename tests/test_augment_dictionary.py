@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
+from test_augment_substitution import breast_lithium
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.combined import CombinedAugmenter
@@ -180,14 +181,7 @@ def test_bad_settings_and_missing_inputs_are_refused() -> None:
 
 
 def test_combined_augmenter_pools_its_parts_and_keeps_their_stats() -> None:
-    sample = [
-        Sentence(
-            "d1:0",
-            tokenize("Women with breast cancer were treated with lithium ."),
-            [Span(2, 4, "Disease", ("MESH:D001943",)), Span(7, 8, "Chemical")],
-            "d1",
-        )
-    ]
+    sample = [breast_lithium()]
     pool = [unlabelled("a:0", "Patients with lung cancer received lithium carbonate .")]
     substitution = KBSubstitutionAugmenter(name="umls_synonyms", relations=["synonym"])
     combined = CombinedAugmenter(
