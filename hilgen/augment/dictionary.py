@@ -29,7 +29,6 @@ names.
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 from collections import Counter, defaultdict
@@ -50,8 +49,6 @@ from hilgen.augment.substitution import looks_like_abbreviation, starts_a_word
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.names import normalise_name
-
-log = logging.getLogger(__name__)
 
 # Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
 _INNER_JOINERS = frozenset({"-", "/", "'"})
