@@ -60,6 +60,17 @@ def test_every_experiment_composes(option: str) -> None:
     OmegaConf.to_container(cfg, resolve=False)
 
 
+@pytest.mark.parametrize("model", ["bert", "dann"])
+def test_distant_experiment_trains_longer_for_both_models(model: str) -> None:
+    """The distant sets' thousands of sentences get more steps than the default's, and so does
+    `none`, whichever model the sweep runs."""
+    default = compose_train([f"model={model}"])
+    cfg = compose_train(["experiment=distant", f"model={model}"])
+    assert cfg.model.examples_per_epoch == 256 > default.model.examples_per_epoch
+    assert cfg.trainer.min_epochs == 16 > default.trainer.min_epochs
+    assert cfg.tracking.experiment == f"distant-{cfg.dataset.name}"
+
+
 def test_every_yaml_file_is_reached() -> None:
     """A config file outside the groups above would escape the composition tests."""
     covered = {CONF / g for g in [*GROUPS, "experiment", "paths", "hydra"]}

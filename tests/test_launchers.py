@@ -93,6 +93,9 @@ EXPECTED = {
         for augmenter in ("none", "zerogen", "umls_all", "gpt_related")
         for model in ("bert", "dann")
     },
+    "distant": {
+        (augmenter, "bert") for augmenter in ("none", "kb_dictionary", "hilgen_dictionary")
+    },
     "table4": {
         ("none", "llm_tagger"),
         ("none", "dann"),

@@ -132,7 +132,7 @@ class KBDictionaryAugmenter(Augmenter):
     def __init__(
         self,
         name: str = "kb_dictionary",
-        max_sentences: int | None = 1000,
+        max_sentences: int | None = None,
         min_name_letters: int = 3,
         max_name_tokens: int = 8,
         exclude_names: Sequence[str] = (),
