@@ -201,6 +201,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         sample_ids=tuple(s.sentence_id for s in data.sample.sentences),
         llm=config_as_dict(cfg.llm) if uses_llm else None,
         code_version=generator_code_version(),
+        corpus=data.corpus.fingerprint(),
     )
     try:
         synthetic, path, hit = generate_cached(

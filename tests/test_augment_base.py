@@ -22,7 +22,7 @@ from hilgen.augment.none import NoAugmenter
 from hilgen.augment.substitution import KBSubstitutionAugmenter, ReplacementFilter
 from hilgen.data.conll import read_conll
 from hilgen.data.tokenize import tokenize
-from hilgen.data.types import Sentence, Span
+from hilgen.data.types import Corpus, Sentence, Span
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 AUGMENTER_CONFIGS = sorted(p.stem for p in (CONF_DIR / "augmenter").glob("*.yaml"))
@@ -159,3 +159,23 @@ def test_the_synthetic_cache_key_follows_the_generating_code(tmp_path: Path) -> 
     assert dataclasses.replace(key, code_version=new).digest() != key.digest()
     # The installed package's own digest covers its augmenters.
     assert len(generator_code_version()) == 16
+
+
+def test_the_synthetic_cache_key_follows_the_corpus_text_not_only_its_name() -> None:
+    """A user who edits their corpus files under the same dataset name gets fresh synthetic
+    sets: the key holds a fingerprint of the train split (sample and unlabelled pool) and the
+    test split (leak checks); the dev split, which no augmenter reads, is not in it."""
+
+    def corpus(train_token: str, dev_token: str = "x", label: str = "Disease") -> Corpus:
+        train = [Sentence("t1", ["a", train_token], [Span(1, 2, label)], "d1")]
+        dev = [Sentence("v1", [dev_token])]
+        return Corpus("toy", ["Disease", "Chemical"], train, dev, [Sentence("e1", ["b"])])
+
+    base = corpus("cancer").fingerprint()
+    assert corpus("cancer").fingerprint() == base
+    assert corpus("tumour").fingerprint() != base
+    assert corpus("cancer", label="Chemical").fingerprint() != base
+    assert corpus("cancer", dev_token="y").fingerprint() == base
+    key = GenerationKey("toy", 1, 5, {"name": "kb_dictionary"}, "kb1", ("t1",), {}, corpus=base)
+    edited = dataclasses.replace(key, corpus=corpus("tumour").fingerprint())
+    assert edited.digest() != key.digest()

@@ -57,6 +57,9 @@ class GenerationKey:
     llm: Mapping[str, Any] | None = None
     # The generating code's own version (`generator_code_version`).
     code_version: str = ""
+    # `Corpus.fingerprint()`: the sample's and the unlabelled sentences' text, and the test split
+    # checked for leaks, whatever the dataset is named.
+    corpus: str = ""
 
     def digest(self) -> str:
         payload = json.dumps(
@@ -70,6 +73,7 @@ class GenerationKey:
                 "label_policy": self.label_policy,
                 "llm": self.llm,
                 "code_version": self.code_version,
+                "corpus": self.corpus,
             },
             sort_keys=True,
             default=str,

@@ -7,6 +7,8 @@ entity spans over token indices. IOB2 tags are derived from spans (one implement
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 
@@ -94,6 +96,18 @@ class Corpus:
         if name not in ("train", "dev", "test"):
             raise ValueError(f"unknown split {name!r}; expected train, dev or test")
         return getattr(self, name)
+
+    def fingerprint(self, splits: tuple[str, ...] = ("train", "test")) -> str:
+        """A digest of the splits' sentences (ids, tokens, spans), so that what is cached from
+        them (synthetic sets read the train split and check leaks against the test split)
+        follows any edit to the corpus files, not only a new corpus name."""
+        digest = hashlib.sha256()
+        for name in splits:
+            for sentence in self.split(name):
+                spans = [(s.start, s.end, s.label, s.concept_ids) for s in sentence.spans]
+                record = [name, sentence.sentence_id, sentence.doc_id, sentence.tokens, spans]
+                digest.update(json.dumps(record).encode("utf-8"))
+        return digest.hexdigest()[:16]
 
 
 @dataclass
