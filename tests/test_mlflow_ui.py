@@ -90,7 +90,12 @@ def page_text(url: str, profile: Path, timeout_s: float = 180.0) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom_text)))
 
 
-def screenshot(url: str, profile: Path, path: Path, timeout_s: float = 180.0) -> None:
+def screenshot(
+    url: str, profile: Path, path: Path, timeout_s: float = 180.0, attempts: int = 2
+) -> None:
+    """A PNG of the page; headless Chromium now and then exits without writing one (seen
+    once in clean-ci with the same code passing before and after), so it gets a second try,
+    and a last failure shows what the browser said."""
     command = [
         browser(),
         *BROWSER_FLAGS,
@@ -99,13 +104,20 @@ def screenshot(url: str, profile: Path, path: Path, timeout_s: float = 180.0) ->
         f"--screenshot={path}",
         url,
     ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        process.wait(timeout=timeout_s)
-    finally:
-        stop_group(process)
+    log = path.with_suffix(".log")
+    for _ in range(attempts):
+        with log.open("wb") as stderr:
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+            )
+            try:
+                process.wait(timeout=timeout_s)
+            finally:
+                stop_group(process)
+        if path.is_file():
+            return
+    tail = log.read_text(errors="replace")[-2000:]
+    raise AssertionError(f"Chromium wrote no screenshot of {url} in {attempts} tries:\n{tail}")
 
 
 def get_json(url: str) -> dict:
