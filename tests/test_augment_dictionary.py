@@ -91,6 +91,17 @@ def test_defined_short_forms_are_tagged_across_their_document_only() -> None:
     assert tagged(without) == {"d1:0": [("Lung cancer", "Disease")]}
 
 
+def test_a_short_form_ends_at_the_parenthesis_that_closes_its_own() -> None:
+    """A formula with its own parentheses is no short form cut at the first ")"."""
+    pool = [
+        unlabelled("e:0", "Lithium carbonate ( LiCO ( 3 ) ) was given .", "e"),
+        unlabelled("e:1", "LiCO ( 3 ) helps .", "e"),
+    ]
+    synthetic = KBDictionaryAugmenter().generate([], context(pool))
+    assert tagged(synthetic) == {"e:0": [("Lithium carbonate", "Chemical")]}
+    assert synthetic.stats["dictionary/short_forms_defined"] == 0
+
+
 def test_kb_names_written_as_short_forms_are_matched_only_on_request() -> None:
     kb = InMemoryKB(
         [Concept("MESH:D005955", "G6PD Deficiency", ("G6PD",), ("T047",), "DISO", {}, "mesh")]

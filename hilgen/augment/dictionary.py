@@ -381,22 +381,31 @@ def _is_word(token: str) -> bool:
 
 
 def _defined_short_forms(tokens: Sequence[str], found: Sequence[_Match]) -> dict[str, NameEntry]:
-    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst)."""
+    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst).
+    The parenthesis must close where it opened: "calcium chloride ( CaCl ( 2 ) )" defines no
+    "CaCl ( 2"."""
     defined: dict[str, NameEntry] = {}
     for match in found:
         if match.short_form or match.end + 2 >= len(tokens) or tokens[match.end] != "(":
             continue
-        close = next(
-            (i for i in range(match.end + 2, min(len(tokens), match.end + 6)) if tokens[i] == ")"),
-            None,
-        )
-        if close is None:
+        close = _closing_parenthesis(tokens, match.end, limit=match.end + 6)
+        if close is None or close < match.end + 2:
             continue
         short = tokens[match.end + 1 : close]
         long_text = " ".join(tokens[match.start : match.end])
         if looks_like_abbreviation(short) and starts_a_word("".join(short), long_text):
             defined[" ".join(short)] = match.entry
     return defined
+
+
+def _closing_parenthesis(tokens: Sequence[str], opening: int, limit: int) -> int | None:
+    """The index of the ")" that closes the "(" at `opening`, if it comes before `limit`."""
+    depth = 0
+    for i in range(opening, min(len(tokens), limit)):
+        depth += {"(": 1, ")": -1}.get(tokens[i], 0)
+        if depth == 0:
+            return i
+    return None
 
 
 def _short_form_matches(
