@@ -21,14 +21,6 @@ from kb_fixture import LABEL_GROUPS, FixtureLinker, demo_kb
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.llm_generation import REJECTION_REASONS, GPTAugmenter
-from hilgen.augment.llm_parsing import (
-    ChatPrompt,
-    locate_entities,
-    parse_entities,
-    parse_sentence_list,
-    render_inline,
-    strip_inline_tags,
-)
 from hilgen.augment.substitution import KBSubstitutionAugmenter
 from hilgen.augment.zerogen import ZeroGenAugmenter
 from hilgen.data.iob import tags_to_spans
@@ -36,6 +28,14 @@ from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.llm.client import LLMClient
 from hilgen.llm.endpoints import OpenAIEndpoint
+from hilgen.llm.parsing import (
+    locate_entities,
+    parse_entities,
+    parse_sentence_list,
+    render_inline,
+    strip_inline_tags,
+)
+from hilgen.llm.prompts import ChatPrompt
 from hilgen.llm.sensitive import SensitiveDataError
 
 ROOT = Path(__file__).resolve().parents[1]

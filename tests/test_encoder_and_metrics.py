@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from hilgen.encoders.loading import resolve_encoder
 from hilgen.evaluate.metrics import score_tags
-from hilgen.models.encoder import WordEncoder, make_windows, resolve_encoder
+from hilgen.models.encoder import WordEncoder, make_windows
 from hilgen.tracking.mlflow_tracking import REDACTED, flatten, redact
 
 

@@ -26,10 +26,10 @@ from hilgen.ensemble.combine import (
     dev_f1_weights,
 )
 from hilgen.ensemble.runner import ensemble_seed, run_ensembles
-from hilgen.ensemble.selection import MemberRun, Selection, download_member, one_progress_bar
 from hilgen.evaluate.metrics import score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_jsonl
 from hilgen.tracking.mlflow_tracking import Tracker
+from hilgen.tracking.selection import MemberRun, Selection, download_member, one_progress_bar
 
 
 def is_valid_iob2(tags: list[str]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hilgen.data.types import TaggedPrediction
-from hilgen.evaluate.label_diagnosis import (
+from hilgen.reporting.label_diagnosis import (
     diagnose_label,
     diagnose_types,
     diagnosis_table,

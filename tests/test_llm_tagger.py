@@ -14,13 +14,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from hilgen.augment.llm_parsing import locate_entities, render_inline
 from hilgen.data.iob import normalise_tags, tags_to_spans
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 from hilgen.llm.client import LLMClient
 from hilgen.llm.endpoints import OpenAIEndpoint
+from hilgen.llm.parsing import locate_entities, render_inline
 from hilgen.llm.sensitive import SensitiveDataError
 from hilgen.models.base import TrainingData
 from hilgen.models.llm_tagger import LLMTagger

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from hilgen.evaluate import report
-from hilgen.evaluate.report import (
+from hilgen.reporting import report_tables
+from hilgen.reporting.report import records_from_runs, write_report
+from hilgen.reporting.report_tables import (
     RunRecord,
     build_tables,
     paired_test,
-    records_from_runs,
     sign_test,
     tables_markdown,
-    write_report,
 )
 
 F1 = {
@@ -132,7 +131,7 @@ def test_sign_test_when_scipy_is_missing(monkeypatch: pytest.MonkeyPatch) -> Non
     assert sign_test([1, 2, 3, 4, 5]) == pytest.approx(2 / 32)
     assert sign_test([1, -1, 0]) == 1.0
     assert sign_test([]) == 1.0
-    monkeypatch.setattr(report, "_scipy_ttest_rel", lambda: None)
+    monkeypatch.setattr(report_tables, "_scipy_ttest_rel", lambda: None)
     result = paired_test([2, 3, 4, 5, 6, 7], [1, 1, 1, 1, 1, 1])
     assert (result.test, result.p_value, result.gain) == ("sign test", 2 / 64, 3.5)
     (table,) = build_tables(records())

@@ -7,7 +7,7 @@ import pytest
 
 from hilgen.augment.base import Replacement, SyntheticSentence, SyntheticSet
 from hilgen.data.types import Sentence, Span
-from hilgen.evaluate.teacher_agreement import agreement_table, teacher_agreement
+from hilgen.reporting.teacher_agreement import agreement_table, teacher_agreement
 
 TOKENS = ["patients", "with", "breast", "cancer", "and", "fever"]
 

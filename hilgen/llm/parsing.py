@@ -18,15 +18,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hilgen.data.iob import normalise_tags, split_tag, tags_to_spans
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
-
-Messages = list[dict[str, str]]
 
 # <Label>text</Label>, tolerant of spaces inside the brackets; the closing tag must match.
 _INLINE_TAG = re.compile(r"<\s*([A-Za-z][\w-]*)\s*>(.*?)<\s*/\s*\1\s*>", re.DOTALL)
@@ -39,43 +37,6 @@ _IOB_LINE = re.compile(r"^\s*(\S+)\s+((?:[BIES]-\S+)|O)\s*$")
 _QUOTES = "\"'“”‘’`"
 _TEXT_KEYS = ("text", "entity", "mention", "name", "span", "word")
 _LABEL_KEYS = ("label", "type", "entity_type", "category", "tag", "class")
-
-
-@dataclass(frozen=True)
-class ChatPrompt:
-    """A chat prompt from config: `system` and `user` templates with ``{field}`` placeholders.
-
-    `example` renders one few-shot example (fields ``sentence`` and ``tagged``); the rendered
-    examples fill the ``{examples}`` placeholder of `user`. Prompts live in
-    ``conf/augmenter/prompts/*.yaml`` so that wording is changed and swept without code.
-    """
-
-    user: str
-    system: str = ""
-    example: str = ""
-    name: str = "prompt"
-
-    def messages(self, examples: Sequence[Mapping[str, str]] = (), **fields: Any) -> Messages:
-        """The chat messages with every placeholder filled; a missing field is a config error."""
-        rendered_examples = "".join(self._format(self.example, "example", e) for e in examples)
-        values = {**fields, "examples": rendered_examples}
-        messages = []
-        if self.system:
-            messages.append(
-                {"role": "system", "content": self._format(self.system, "system", values)}
-            )
-        messages.append({"role": "user", "content": self._format(self.user, "user", values)})
-        return messages
-
-    def _format(self, template: str, part: str, values: Mapping[str, Any]) -> str:
-        try:
-            return template.format(**values)
-        except (KeyError, IndexError, ValueError) as error:
-            raise ValueError(
-                f"prompt {self.name!r}, {part} template: cannot fill placeholder ({error!r}); "
-                f"available fields are {sorted(values)}. Fix the prompt in "
-                f"conf/augmenter/prompts/ (write literal braces as '{{{{' and '}}}}')."
-            ) from error
 
 
 @dataclass(frozen=True)

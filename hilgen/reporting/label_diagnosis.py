@@ -5,7 +5,7 @@ many spans a run predicts with a label, how many of those are exactly a gold men
 type, and the run's test F1 with that label's predicted spans set to O. It tells whether a
 label's over-prediction is what holds a gain down (README "Results", DANN on NCBI 4-type):
 
-    python -m hilgen.evaluate.label_diagnosis --experiment table2-ncbi_disease \\
+    python -m hilgen.reporting.label_diagnosis --experiment table2-ncbi_disease \\
         --label CompositeMention --models dann --augmenters none hilgen
 
 `--types` instead tells finding from typing: each run's F1 with every label counted as one, and
@@ -25,8 +25,9 @@ from pathlib import Path
 from hilgen.data.iob import OUTSIDE, spans_to_tags, split_tag, tags_to_spans
 from hilgen.data.types import TaggedPrediction
 from hilgen.evaluate.metrics import score_predictions, score_tags
-from hilgen.evaluate.report import add_tracking_uri_option
 from hilgen.evaluate.tables import format_table
+from hilgen.reporting.report import add_tracking_uri_option
+from hilgen.tracking.selection import Selection, select_members
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,6 @@ def types_table(rows: Sequence[tuple[str, int, TypeDiagnosis]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from hilgen.ensemble.selection import Selection, select_members
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", required=True, help="MLflow experiment of the runs")
     what = parser.add_mutually_exclusive_group(required=True)

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hilgen.io import atomic_write_bytes  # noqa: E402
 
 if TYPE_CHECKING:
-    from hilgen.evaluate.report import ReportTable
+    from hilgen.reporting.report_tables import ReportTable
 
 
 def plot_table(table: ReportTable, path: Path) -> None:

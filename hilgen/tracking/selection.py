@@ -140,6 +140,24 @@ def find_runs(client: MlflowClient, selection: Selection) -> list[Run]:
             return runs
 
 
+def finished_runs(tracking_uri: str, experiment: str) -> list[Run]:
+    """Every finished run of an MLflow experiment (any role), for the report."""
+    client = MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise SystemExit(f"error: no MLflow experiment {experiment!r} at {tracking_uri}")
+    runs: list[Run] = []
+    page_token: str | None = None
+    while True:
+        page = client.search_runs(
+            [found.experiment_id], "attributes.status = 'FINISHED'", page_token=page_token
+        )
+        runs.extend(page)
+        page_token = page.token
+        if not page_token:
+            return runs
+
+
 def latest_per_configuration(runs: Sequence[Run]) -> list[Run]:
     """One run per (dataset, shots, dev_set, augmenter, model, variant, seed): the newest.
 

@@ -1,39 +1,26 @@
-"""Paper-style results tables from the runs of an MLflow experiment.
+"""Paper-style results tables: run records in, tables (markdown, CSV) out.
 
 Rows are augmenters, columns are models; a cell is the mean ± sd of a metric over seeds with
 the number of seeds, the best mean of each column in bold. A second table gives each row's gain
 over `none` (the few-shot sample alone) for the same model, averaged over the seeds both have,
 with a paired test over those seeds. One table per (dataset, shots, dev set): the dev set that
 chose the models is in every title, so full-dev results are never mistaken for few-shot ones.
-
-    python -m hilgen.evaluate.report --experiment table2-ncbi_disease
-
-The table logic is pure (run records in, tables out); reading MLflow and writing files happen in
-`main` only.
+The logic is pure; `hilgen.reporting.report` reads MLflow and writes the files.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import logging
 import math
-import os
 import statistics
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-from hilgen.evaluate.plots import plot_table
-from hilgen.evaluate.tables import format_table
-from hilgen.io import atomic_write_text
-
-if TYPE_CHECKING:
-    from mlflow.entities import Run
+from hilgen.evaluate.tables import format_table, mean_sd
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +206,6 @@ CSV_COLUMNS = [
 ]
 
 
-def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
-    """Mean and sample standard deviation (None for fewer than two values)."""
-    if not values:
-        raise ValueError("mean of no values")
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
-
-
 def _cell_text(cell: Cell | None, best: bool) -> str:
     if cell is None:
         return "–"
@@ -253,7 +233,7 @@ def sign_test(differences: Sequence[float]) -> float:
 
 
 def _scipy_ttest_rel() -> Callable[..., Any] | None:
-    try:
+    try:  # SciPy is optional (not a dependency): without it the report uses a sign test
         from scipy.stats import ttest_rel
     except ImportError:
         return None
@@ -372,147 +352,3 @@ def tables_csv(tables: Sequence[ReportTable]) -> str:
     for table in tables:
         writer.writerows(table.csv_rows())
     return buffer.getvalue()
-
-
-def write_report(tables: Sequence[ReportTable], experiment: str, out_dir: Path) -> list[Path]:
-    """report.md, report.csv and one chart per table; returns the files written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "report.md", out_dir / "report.csv"]
-    atomic_write_text(written[0], tables_markdown(tables, experiment))
-    atomic_write_text(written[1], tables_csv(tables))
-    for table in tables:
-        chart = out_dir / f"{table.slug}_{table.metric}.png"
-        plot_table(table, chart)
-        written.append(chart)
-    return written
-
-
-def records_from_runs(runs: Sequence[Run]) -> list[RunRecord]:
-    """Records of finished train and ensemble runs; sweep parents, summaries and reports are
-    skipped (they carry another `hilgen.role`). Ensembles of one rule and model built over
-    different member augmenters (e.g. over hilgen BERT + DANN, and over the five KB augmenters'
-    DANN runs) get a row per member set instead of the newest replacing the others."""
-    records: list[RunRecord] = []
-    members_of_run: dict[str, str] = {}
-    for run in runs:
-        tags = run.data.tags
-        if tags.get("hilgen.role", "ensemble") != "ensemble" or "seed" not in tags:
-            continue
-        if tags.get("hilgen.role") == "ensemble":
-            members_of_run[run.info.run_id] = tags.get("hilgen.ensemble.augmenters", "")
-        records.append(
-            RunRecord(
-                run_id=run.info.run_id,
-                dataset=tags.get("dataset", ""),
-                augmenter=tags.get("augmenter", ""),
-                model=tags.get("model", ""),
-                seed=int(tags["seed"]),
-                shots=tags.get("shots", ""),
-                dev_set=tags.get("dev_set", ""),
-                metrics=dict(run.data.metrics),
-                start_time=run.info.start_time or 0,
-                variant=tags.get("variant", ""),
-            )
-        )
-    member_sets: defaultdict[tuple[str, ...], set[str]] = defaultdict(set)
-    for record in records:
-        if record.run_id in members_of_run:
-            member_sets[ensemble_kind(record)].add(members_of_run[record.run_id])
-    return [
-        replace(record, member_set=members_of_run[record.run_id])
-        if record.run_id in members_of_run and len(member_sets[ensemble_kind(record)]) > 1
-        else record
-        for record in records
-    ]
-
-
-def ensemble_kind(record: RunRecord) -> tuple[str, ...]:
-    """What makes two ensemble runs the same table row but for their members."""
-    return (
-        record.dataset,
-        record.shots,
-        record.dev_set,
-        record.augmenter,
-        record.model,
-        record.variant,
-    )
-
-
-def fetch_records(tracking_uri: str, experiment: str) -> list[RunRecord]:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        raise SystemExit(f"error: no MLflow experiment {experiment!r} at {tracking_uri}")
-    runs: list[Run] = []
-    page_token: str | None = None
-    while True:
-        page = client.search_runs(
-            [found.experiment_id], "attributes.status = 'FINISHED'", page_token=page_token
-        )
-        runs.extend(page)
-        page_token = page.token
-        if not page_token:
-            return records_from_runs(runs)
-
-
-def project_root() -> Path:
-    return Path(os.environ.get("HILGEN_ROOT", "."))
-
-
-def add_tracking_uri_option(parser: argparse.ArgumentParser) -> None:
-    """`--tracking-uri`, by default the project's own store (`mlruns/mlflow.db`), for the
-    command-line readers of finished runs."""
-    parser.add_argument(
-        "--tracking-uri",
-        default=f"sqlite:///{(project_root() / 'mlruns' / 'mlflow.db').resolve()}",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    root = project_root()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--experiment", required=True, help="MLflow experiment to report on")
-    add_tracking_uri_option(parser)
-    parser.add_argument(
-        "--artifact-root",
-        default=str(root / "mlruns" / "artifacts"),
-        help="where MLflow stores artifacts of a new experiment (as tracking.artifact_root)",
-    )
-    parser.add_argument("--out", type=Path, help="output folder (default outputs/report/<exp>)")
-    parser.add_argument("--metric", default="test_f1")
-    parser.add_argument("--no-log", action="store_true", help="do not log a report run")
-    parser.add_argument(
-        "--seeds", type=int, nargs="+", help="only runs of these seeds (default: every seed)"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    records = fetch_records(args.tracking_uri, args.experiment)
-    tables = build_tables(records, args.metric, args.seeds)
-    if not tables:
-        of_seeds = f" of seeds {args.seeds}" if args.seeds else ""
-        print(
-            f"error: no finished runs{of_seeds} with {args.metric} in {args.experiment}",
-            file=sys.stderr,
-        )
-        return 1
-    out_dir = args.out or root / "outputs" / "report" / args.experiment
-    written = write_report(tables, args.experiment, out_dir)
-    print(tables_markdown(tables, args.experiment))
-    if not args.no_log:
-        from hilgen.tracking.mlflow_tracking import Tracker
-
-        tracker = Tracker(args.tracking_uri, args.experiment, args.artifact_root)
-        tracker.setup()
-        with tracker.run(f"report {args.metric}", {"hilgen.role": "report"}):
-            tracker.log_metrics({"n_tables": len(tables)})
-            for path in written:
-                tracker.log_artifact(path, "report")
-    print(f"wrote {', '.join(str(p) for p in written)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
