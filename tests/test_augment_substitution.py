@@ -15,10 +15,12 @@ from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.augment.substitution import (
     KB_RELATIONS,
     KBSubstitutionAugmenter,
+    NegativeSampler,
     ReplacementFilter,
     is_supplementary,
     looks_like_abbreviation,
 )
+from hilgen.augment.substitution.casing import apply_case, case_style
 from hilgen.data.iob import tags_to_spans
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
@@ -464,7 +466,7 @@ def test_all_mentions_swapped_puts_new_names_in_every_slot_of_a_round() -> None:
 
 def test_all_mentions_swapped_negatives_also_rename_the_other_mentions() -> None:
     augmenter = KBSubstitutionAugmenter(
-        ["synonym"], negatives_per_mention=1, negative_groups=["PHYS"], mentions_swapped="all"
+        ["synonym"], negatives=NegativeSampler(1, ["PHYS"]), mentions_swapped="all"
     )
     synthetic = augmenter.generate([breast_lithium()], context())
     [negative] = [
@@ -622,14 +624,13 @@ def test_fixture_kb_satisfies_the_protocol() -> None:
     ],
 )
 def test_replacement_names_take_the_mentions_casing(name: str, mention: str, expected: str) -> None:
-    from hilgen.augment.substitution import _apply_case, _case_style
 
-    assert " ".join(_apply_case(name, _case_style(mention))) == expected
+    assert " ".join(apply_case(name, case_style(mention))) == expected
 
 
 def test_negatives_put_off_label_concepts_in_the_mentions_place_tagged_o() -> None:
     augmenter = KBSubstitutionAugmenter(
-        ["synonym"], name="umls_synonyms", negatives_per_mention=2, negative_groups=["GENE", "PHYS"]
+        ["synonym"], name="umls_synonyms", negatives=NegativeSampler(2, ["GENE", "PHYS"])
     )
     synthetic = augmenter.generate([breast_lithium()], context())
     negatives = [s for s in synthetic if s.replacements[0].relation == "negative"]
@@ -648,7 +649,7 @@ def test_negatives_put_off_label_concepts_in_the_mentions_place_tagged_o() -> No
 
 def test_negative_groups_allowed_for_a_label_are_never_used() -> None:
     augmenter = KBSubstitutionAugmenter(
-        ["synonym"], name="umls_synonyms", negatives_per_mention=3, negative_groups=["CHEM"]
+        ["synonym"], name="umls_synonyms", negatives=NegativeSampler(3, ["CHEM"])
     )
     synthetic = augmenter.generate([breast_lithium()], context())
     assert not [s for s in synthetic if s.replacements[0].relation == "negative"]
@@ -701,7 +702,7 @@ def test_lone_short_forms_take_initials_and_negatives_stay_outside() -> None:
     tokens = tokenize("BC patients took lithium .")
     lone = Sentence("d4:0", tokens, [Span(0, 1, "Disease", ("MESH:D001943",))], "d4")
     augmenter = KBSubstitutionAugmenter(
-        ["synonym"], abbreviations=True, negatives_per_mention=1, negative_groups=["PHYS"]
+        ["synonym"], abbreviations=True, negatives=NegativeSampler(1, ["PHYS"])
     )
     synthetic = augmenter.generate([lone], context())
     assert replaced(synthetic, "BC") == ["BN", "BT", "CB", "MM"]
@@ -710,7 +711,7 @@ def test_lone_short_forms_take_initials_and_negatives_stay_outside() -> None:
     assert synthetic.stats["abbreviations/lone_short_forms"] == 1
     # a long form with a short form only takes names of 2+ initials, negatives too
     pair = KBSubstitutionAugmenter(
-        ["synonym"], abbreviations=True, negatives_per_mention=1, negative_groups=["PHYS"]
+        ["synonym"], abbreviations=True, negatives=NegativeSampler(1, ["PHYS"])
     ).generate([abbreviation_sentence()], context())
     [pair_negative] = [
         s for s in pair

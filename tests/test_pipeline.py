@@ -130,11 +130,11 @@ def test_variant_is_made_of_the_overrides_that_change_a_run() -> None:
         "tracking.experiment=x",
         "trainer.enable_progress_bar=false",
         "model.outside_margins=[0.0]",
-        "+augmenter.negatives_per_mention=3",
+        "augmenter.negatives.per_mention=3",
         "kb=umls",
     ]
     assert pipeline.variant_of(overrides) == (
-        "+augmenter.negatives_per_mention=3,kb=umls,model.outside_margins=[0.0]"
+        "augmenter.negatives.per_mention=3,kb=umls,model.outside_margins=[0.0]"
     )
     assert pipeline.variant_of(overrides[:7]) == ""
 

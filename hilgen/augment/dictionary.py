@@ -45,7 +45,7 @@ from hilgen.augment.base import (
     SyntheticSet,
     describe_sentences,
 )
-from hilgen.augment.substitution import looks_like_abbreviation, starts_a_word
+from hilgen.augment.substitution.short_forms import looks_like_abbreviation, starts_a_word
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.names import normalise_name

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from hilgen.augment.base import (
     RELATION_LAYERS,
@@ -44,10 +43,17 @@ from hilgen.augment.base import (
     sentence_key,
 )
 from hilgen.augment.name_ranking import NameEmbeddingRanker
-from hilgen.data.tokenize import tokenize
+from hilgen.augment.substitution.candidates import Candidate, SampleMention, interleave
+from hilgen.augment.substitution.casing import apply_case, case_style, prefer_casing
+from hilgen.augment.substitution.filters import ReplacementFilter, is_supplementary, name_key
+from hilgen.augment.substitution.negatives import NegativeSampler
+from hilgen.augment.substitution.short_forms import (
+    in_shape,
+    mark_short_forms,
+    with_short_forms,
+)
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
-from hilgen.kb.names import natural_order
 
 logger = logging.getLogger(__name__)
 
@@ -63,126 +69,6 @@ _ALWAYS_REPORTED = (
 )
 # Which relation claims a concept reachable by several: the most specific first.
 _CLAIM_ORDER = ("synonym", "parent", "child", "sibling", "same_type")
-
-_UNITS = frozenset(
-    {"mg", "kg", "g", "µg", "μg", "ug", "mcg", "ml", "mL", "mmol", "mol", "mM", "µM", "μM", "nM",
-     "IU", "mmHg", "mEq", "%"}
-)  # fmt: skip
-_QUALIFIER = re.compile(
-    r"\b(NOS|NEC)\b|\[[^\]]*\]|\bunspecified\b|\bnot otherwise specified\b|"
-    r"\bnot elsewhere classified\b|\((disorder|finding|substance|disease|morphologic abnormality|"
-    r"qualifier value|product|medicinal product|organism|procedure|situation)\)",
-    re.IGNORECASE,
-)
-_BRACKETS = frozenset("()[]{}<>")
-_INVERTED_COMMA = re.compile(r",\s+")
-_SUPPLEMENTARY_ID = re.compile(r"(MESH:)?C\d{6,9}")
-# Casing of replacement names (see _apply_case): a capitalised ordinary word, the disease head
-# nouns that follow eponyms, and adjective endings that mark a non-eponym.
-_CAPITALISED = re.compile(r"[A-Z][a-z]{3,}")
-_EPONYM_HEADS = frozenset(
-    {"disease", "syndrome", "disorder", "anomaly", "sarcoma", "lymphoma", "tumor", "tumour",
-     "palsy", "anemia", "anaemia", "dystrophy", "ataxia", "neuropathy", "sign", "phenomenon"}
-)  # fmt: skip
-_ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ar", "ed", "ing", "ile", "ent", "ant")
-# Words an abbreviation's letters skip ("tumour of the kidney" -> "TK"), and the joiners inside
-# a written short form ("A-T", "breast/ovarian").
-_INITIALS_SKIP = frozenset({"of", "the", "and", "or", "in", "with", "to", "for", "on", "by", "a"})
-_INITIALS_JOINERS = frozenset({"-", "/", "'", "’", ",", "(", ")"})
-
-
-def name_key(name: str) -> str:
-    """Names that differ only in case, spacing or spacing around punctuation are the same."""
-    return " ".join(tokenize(name)).casefold()
-
-
-@dataclass(frozen=True)
-class ReplacementFilter:
-    """Which related concepts and names make good replacements; every check can be switched.
-
-    Defaults follow BASELINE.md: digits and units taught a model to tag numbers ("Lithium 7"),
-    hierarchy neighbours drifted off topic, supplementary records brought in brand names.
-    `inverted_headings` is ``"drop"``, ``"rewrite"`` ("Carcinoma, Ductal, Breast" -> "Breast
-    Ductal Carcinoma") or ``"keep"``. A name longer than the mention is rejected above
-    ``min(max_tokens, max_token_factor * mention_tokens + max_token_slack)`` tokens (never below
-    the mention's own length).
-    """
-
-    drop_numbers_and_units: bool = True
-    max_tokens: int = 8
-    max_token_factor: float = 2.0
-    max_token_slack: int = 3
-    inverted_headings: str = "drop"
-    drop_qualifiers: bool = True
-    drop_brackets: bool = True
-    drop_supplementary: bool = True
-    drop_cross_group_names: bool = True
-    min_relation_score: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.inverted_headings not in ("drop", "rewrite", "keep"):
-            raise ValueError(
-                f"inverted_headings must be 'drop', 'rewrite' or 'keep', got "
-                f"{self.inverted_headings!r}; fix conf/augmenter/*.yaml filters"
-            )
-
-    def check_name(self, name: str, original: str) -> tuple[str | None, str]:
-        """The name as it would be used (possibly rewritten), or None and the rejection reason."""
-        if self.drop_qualifiers and _QUALIFIER.search(name):
-            return None, "qualifier"
-        if _INVERTED_COMMA.search(name) and self.inverted_headings != "keep":
-            if self.inverted_headings == "drop":
-                return None, "inverted_heading"
-            name = natural_order(name.strip())
-        tokens = tokenize(name)
-        original_tokens = tokenize(original)
-        if not tokens:
-            return None, "empty"
-        if self.drop_brackets and _BRACKETS & set(name) and not _BRACKETS & set(original):
-            return None, "brackets"
-        if (
-            self.drop_numbers_and_units
-            and _has_number_or_unit(tokens)
-            and not _has_number_or_unit(original_tokens)
-        ):
-            return None, "numbers_or_units"
-        limit = min(
-            self.max_tokens,
-            int(self.max_token_factor * len(original_tokens)) + self.max_token_slack,
-        )
-        if len(tokens) > max(limit, len(original_tokens)):
-            return None, "too_long"
-        return name, ""
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """An accepted replacement name for one mention; `text` is its tokens joined by spaces."""
-
-    text: str
-    tokens: tuple[str, ...]
-    concept_id: str
-    relation: str
-    # The label the name takes where the dataset's relation_labels relabel its relation.
-    label: str = ""
-    borrowed_from: str = ""
-    borrowed_concept_ids: tuple[str, ...] = ()
-
-
-@dataclass
-class _Mention:
-    """A sample mention; with abbreviations on, `abbreviated` marks one written as a short form
-    ("DM", "A-T"), `short_forms` the mentions that abbreviate it in its sentence ("Huntington
-    disease (HD)") and `long_form` the reverse link."""
-
-    sentence: Sentence
-    span: Span
-    text: str
-    concept: Concept | None = None
-    candidates: list[_Candidate] = field(default_factory=list)
-    abbreviated: bool = False
-    short_forms: list[_Mention] = field(default_factory=list)
-    long_form: _Mention | None = None
 
 
 class KBSubstitutionAugmenter(Augmenter):
@@ -230,9 +116,7 @@ class KBSubstitutionAugmenter(Augmenter):
         min_link_score: float = 0.0,
         match_case: bool = True,
         context_diversity: bool = False,
-        negatives_per_mention: int = 0,
-        negative_groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC"),
-        negative_pool_size: int = 3000,
+        negatives: NegativeSampler | None = None,
         mentions_swapped: str = "one",
         abbreviations: bool = False,
         shuffle_context: bool = False,
@@ -270,9 +154,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self.min_link_score = min_link_score
         self.match_case = match_case
         self.context_diversity = context_diversity
-        self.negatives_per_mention = negatives_per_mention
-        self.negative_groups = list(negative_groups)
-        self.negative_pool_size = negative_pool_size
+        self.negatives = negatives or NegativeSampler()
         self.mentions_swapped = mentions_swapped
         self.abbreviations = abbreviations
         self.shuffle_context = shuffle_context
@@ -310,12 +192,12 @@ class KBSubstitutionAugmenter(Augmenter):
         counts: Counter[str] = Counter()
         mentions = self._link_mentions(sample, context, counts)
         if self.abbreviations:
-            _mark_short_forms(mentions, counts)
+            mark_short_forms(mentions, counts)
         label_mentions: dict[str, list[str]] = defaultdict(list)
         for mention in mentions:
             if mention.text not in label_mentions[mention.span.label]:
                 label_mentions[mention.span.label].append(mention.text)
-        candidate_cache: dict[tuple[str, str, str], list[_Candidate]] = {}
+        candidate_cache: dict[tuple[str, str, str], list[Candidate]] = {}
         for mention in mentions:
             if mention.concept is None:
                 continue
@@ -332,12 +214,12 @@ class KBSubstitutionAugmenter(Augmenter):
             mention.candidates = candidate_cache[key]
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
-        negative_pool = self._negative_pool(kb, context, seed)
+        negative_pool = self.negatives.pool(kb, context, seed)
         synthetic: list[SyntheticSentence] = []
         for sentence in sample:
             rng = random.Random(f"{seed}:{sentence.sentence_id}")
             own = [m for m in mentions if m.sentence is sentence]
-            queues = [_shaped(m, self._queue(m, mentions, rng)) for m in own]
+            queues = [in_shape(m, self._queue(m, mentions, rng)) for m in own]
             made = self._sentences_for(sentence, own, queues, rng, seen_sentences, context, counts)
             negatives = self._negatives_for(
                 sentence,
@@ -371,13 +253,13 @@ class KBSubstitutionAugmenter(Augmenter):
 
     def _link_mentions(
         self, sample: list[Sentence], context: AugmentContext, counts: Counter[str]
-    ) -> list[_Mention]:
+    ) -> list[SampleMention]:
         """Every mention of the sample, with its concept where the link is on-label."""
         assert context.linker is not None
-        mentions: list[_Mention] = []
+        mentions: list[SampleMention] = []
         for sentence in sample:
             for span in sorted(sentence.spans, key=lambda s: s.start):
-                mention = _Mention(sentence, span, sentence.span_text(span))
+                mention = SampleMention(sentence, span, sentence.span_text(span))
                 mentions.append(mention)
                 counts["mentions"] += 1
                 groups = context.label_groups[span.label]
@@ -399,13 +281,13 @@ class KBSubstitutionAugmenter(Augmenter):
 
     def _candidates(
         self,
-        mention: _Mention,
+        mention: SampleMention,
         concept: Concept,
         label_mentions: Sequence[str],
         kb: KnowledgeBase,
         context: AugmentContext,
         counts: Counter[str],
-    ) -> list[_Candidate]:
+    ) -> list[Candidate]:
         """Accepted names for a linked mention, relations interleaved, closest first.
 
         A concept reachable by several relations counts once, under the most specific one
@@ -419,9 +301,9 @@ class KBSubstitutionAugmenter(Augmenter):
             counts["mentions_label_keeps_no_relation"] += 1
         seen_names = {name_key(mention.text)}
         seen_concepts = {concept.concept_id}
-        per_relation: dict[str, list[_Candidate]] = {}
+        per_relation: dict[str, list[Candidate]] = {}
         for relation in sorted(relations, key=_CLAIM_ORDER.index):
-            accepted: list[_Candidate] = []
+            accepted: list[Candidate] = []
             # A relabelled relation's names must fit the label they take.
             allowed_groups = set(context.label_groups[relabelled.get(relation, label)])
             if relation == "synonym":
@@ -463,7 +345,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 counts[f"relabelled/{relation}"] += len(accepted)
                 accepted = [replace(c, label=relabelled[relation]) for c in accepted]
             per_relation[relation] = accepted
-        return _interleave([per_relation[relation] for relation in relations])
+        return interleave([per_relation[relation] for relation in relations])
 
     def _related(
         self,
@@ -510,11 +392,11 @@ class KBSubstitutionAugmenter(Augmenter):
         seen_names: set[str],
         counts: Counter[str],
         limit: int,
-    ) -> list[_Candidate]:
+    ) -> list[Candidate]:
         """Up to `limit` new, accepted names of `concept`, in the casing of `original`."""
-        style = _case_style(original) if self.match_case else "keep"
-        accepted: list[_Candidate] = []
-        for name in _prefer_casing(concept.names, style):
+        style = case_style(original) if self.match_case else "keep"
+        accepted: list[Candidate] = []
+        for name in prefer_casing(concept.names, style):
             if len(accepted) >= limit:
                 break
             checked, reason = self.filters.check_name(name, original)
@@ -532,34 +414,15 @@ class KBSubstitutionAugmenter(Augmenter):
                 counts["rejected/other_label_name"] += 1
                 continue
             seen_names.add(key)
-            tokens = _apply_case(checked, style)
-            accepted.append(_Candidate(" ".join(tokens), tokens, concept.concept_id, relation))
+            tokens = apply_case(checked, style)
+            accepted.append(Candidate(" ".join(tokens), tokens, concept.concept_id, relation))
         return accepted
-
-    def _negative_pool(
-        self, kb: KnowledgeBase, context: AugmentContext, seed: int
-    ) -> list[tuple[str, str]]:
-        """Names of concepts from semantic groups that no label allows (genes, anatomy,
-        physiology, ... for a disease task): the near-miss words a few-shot tagger confuses
-        with entities (BASELINE.md trap 2)."""
-        if self.negatives_per_mention < 1:
-            return []
-        allowed = {g for groups in context.label_groups.values() for g in groups}
-        groups = [g for g in self.negative_groups if g not in allowed]
-        concepts = kb.sample_concepts(groups, self.negative_pool_size, seed)
-        names: list[tuple[str, str]] = []
-        for concept in concepts:
-            name = concept.preferred_name
-            if any(c.semantic_group in allowed for c in kb.find_by_name(name)):
-                continue  # also a name of an on-label concept: not a safe negative
-            names.append((name, concept.concept_id))
-        return names
 
     def _negatives_for(
         self,
         sentence: Sentence,
-        mentions: list[_Mention],
-        queues: list[list[_Candidate]],
+        mentions: list[SampleMention],
+        queues: list[list[Candidate]],
         pool: list[tuple[str, str]],
         rng: random.Random,
         seen_sentences: set[tuple[str, ...]],
@@ -567,7 +430,7 @@ class KBSubstitutionAugmenter(Augmenter):
         counts: Counter[str],
         number: int,
     ) -> list[SyntheticSentence]:
-        """Each mention replaced by `negatives_per_mention` off-label names, tagged O; with
+        """Each mention replaced by `negatives.per_mention` off-label names, tagged O; with
         ``mentions_swapped="all"`` the n-th negative of a mention gives every other mention
         its n-th name (cycling through its candidates)."""
         made: list[SyntheticSentence] = []
@@ -576,8 +439,8 @@ class KBSubstitutionAugmenter(Augmenter):
         for position, mention in enumerate(mentions):
             if mention.long_form is not None:
                 continue  # its long form's negatives rename it too
-            wanted = self.negatives_per_mention
-            style = _case_style(mention.text) if self.match_case else "keep"
+            wanted = self.negatives.per_mention
+            style = case_style(mention.text) if self.match_case else "keep"
             for name, concept_id in rng.sample(pool, min(len(pool), 20 * wanted)):
                 if wanted == 0:
                     break
@@ -585,16 +448,16 @@ class KBSubstitutionAugmenter(Augmenter):
                 if checked is None:
                     counts[f"rejected_negative/{reason}"] += 1
                     continue
-                tokens = _apply_case(checked, style)
-                shaped = _shaped(
-                    mention, [_Candidate(" ".join(tokens), tokens, concept_id, "negative")]
+                tokens = apply_case(checked, style)
+                shaped = in_shape(
+                    mention, [Candidate(" ".join(tokens), tokens, concept_id, "negative")]
                 )
                 if not shaped:
                     counts["rejected_negative/initials"] += 1
                     continue
                 swaps = [(mention, shaped[0])]
                 if self.mentions_swapped == "all":
-                    index = self.negatives_per_mention - wanted
+                    index = self.negatives.per_mention - wanted
                     swaps += [
                         (other, queue[index % len(queue)])
                         for other_position, (other, queue) in enumerate(
@@ -602,7 +465,7 @@ class KBSubstitutionAugmenter(Augmenter):
                         )
                         if other_position != position and queue
                     ]
-                synthetic = self._replace(sentence, _with_short_forms(swaps), number + len(made))
+                synthetic = self._replace(sentence, with_short_forms(swaps), number + len(made))
                 key = sentence_key(synthetic.sentence.tokens)
                 if context.is_test_sentence(synthetic.sentence.tokens):
                     counts["leaked_dropped"] += 1
@@ -615,18 +478,18 @@ class KBSubstitutionAugmenter(Augmenter):
         return made
 
     def _queue(
-        self, mention: _Mention, mentions: list[_Mention], rng: random.Random
-    ) -> list[_Candidate]:
+        self, mention: SampleMention, mentions: list[SampleMention], rng: random.Random
+    ) -> list[Candidate]:
         """The mention's own candidates, interleaved with borrowed ones under context diversity."""
         if not self.context_diversity:
             return mention.candidates
         own_keys = {name_key(mention.text)} | {name_key(c.text) for c in mention.candidates}
-        borrowed: list[_Candidate] = []
+        borrowed: list[Candidate] = []
         for other in mentions:
             if other.sentence is mention.sentence or other.span.label != mention.span.label:
                 continue
             source_id = other.sentence.sentence_id
-            as_is = _Candidate(
+            as_is = Candidate(
                 text=other.text,
                 tokens=tuple(other.sentence.tokens[other.span.start : other.span.end]),
                 concept_id=other.concept.concept_id if other.concept else "",
@@ -643,13 +506,13 @@ class KBSubstitutionAugmenter(Augmenter):
                     candidate = replace(candidate, borrowed_from=source_id)
                 borrowed.append(candidate)
         rng.shuffle(borrowed)
-        return _interleave([mention.candidates, borrowed])
+        return interleave([mention.candidates, borrowed])
 
     def _sentences_for(
         self,
         sentence: Sentence,
-        mentions: list[_Mention],
-        queues: list[list[_Candidate]],
+        mentions: list[SampleMention],
+        queues: list[list[Candidate]],
         rng: random.Random,
         seen_sentences: set[tuple[str, ...]],
         context: AugmentContext,
@@ -673,7 +536,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 if cap is not None and len(made) >= cap:
                     counts["capped_dropped"] += 1
                     continue
-                synthetic = self._replace(sentence, _with_short_forms(group), len(made))
+                synthetic = self._replace(sentence, with_short_forms(group), len(made))
                 key = sentence_key(synthetic.sentence.tokens)
                 if context.is_test_sentence(synthetic.sentence.tokens):
                     counts["leaked_dropped"] += 1
@@ -688,7 +551,7 @@ class KBSubstitutionAugmenter(Augmenter):
     def _replace(
         self,
         sentence: Sentence,
-        swaps: list[tuple[_Mention, _Candidate]],
+        swaps: list[tuple[SampleMention, Candidate]],
         number: int,
     ) -> SyntheticSentence:
         """`sentence` with each swapped mention replaced by its candidate (a negative one leaves
@@ -754,202 +617,6 @@ def _check_relation_labels(augmenter: str, context: AugmentContext) -> None:
                     f"the dataset config; expected one of the labels {labels}, then a relation "
                     f"of {list(KB_RELATIONS)}, mapped to one of the labels"
                 )
-
-
-def is_supplementary(concept: Concept) -> bool:
-    """A MeSH supplementary concept record (``C``-numbered: mostly specific drugs and brands).
-
-    Recognised by the KB's mark (`Concept.is_supplementary`), else by a source named as such
-    or a MeSH ID of the form ``C012345`` (for KBs that do not mark them).
-    """
-    if concept.is_supplementary or "supp" in concept.source.casefold():
-        return True
-    if concept.concept_id.startswith("MESH:"):
-        mesh_ids: Sequence[str] = [concept.concept_id]
-    else:
-        mesh_ids = concept.xrefs.get("MESH", ())
-    return bool(mesh_ids) and all(_SUPPLEMENTARY_ID.fullmatch(m) for m in mesh_ids)
-
-
-def looks_like_abbreviation(tokens: Sequence[str]) -> bool:
-    """A short form as biomedical text writes one: "DM", "A-T", "FK506", "MPS IVA" (at most
-    three tokens, 2-10 characters once spaces and joiners are dropped, at least two capitals
-    and no fewer capitals than lower-case letters, so not "AV block" or "Li")."""
-    if not tokens or len(tokens) > 3:
-        return False
-    if any(not (token.isalnum() or token in _INITIALS_JOINERS) for token in tokens):
-        return False
-    joined = "".join(t for t in tokens if t not in _INITIALS_JOINERS)
-    capitals = sum(ch.isupper() for ch in joined)
-    lower = sum(ch.islower() for ch in joined)
-    return 2 <= len(joined) <= 10 and capitals >= 2 and capitals >= lower
-
-
-def _initials(tokens: Sequence[str]) -> str:
-    """The abbreviation a name would get: first letters of its words (numbers kept whole),
-    function words and joiners skipped: "Prader-Willi syndrome" -> "PWS"."""
-    letters = ""
-    for token in tokens:
-        if token in _INITIALS_JOINERS or token.casefold() in _INITIALS_SKIP:
-            continue
-        letters += token if token[0].isdigit() else token[0].upper()
-    return letters
-
-
-def _shaped(mention: _Mention, queue: list[_Candidate]) -> list[_Candidate]:
-    """The names a mention takes, in its written shape: a lone short form takes them as
-    initials, a long form only those of 2+ initials (its short forms follow it), and a defined
-    short form none of its own. Without abbreviations no mention is marked: all unchanged."""
-    if mention.long_form is not None:
-        return []
-    if mention.short_forms:
-        return [c for c in queue if len(_initials(c.tokens)) > 1]
-    if mention.abbreviated:
-        return _abbreviated(queue, mention.text)
-    return queue
-
-
-def _abbreviated(candidates: Sequence[_Candidate], original: str) -> list[_Candidate]:
-    """Each candidate as its initials, for a short-form mention; names with fewer than two
-    initials, the mention's own letters and repeats are left out."""
-    seen = {"".join(tokenize(original))}
-    out: list[_Candidate] = []
-    for candidate in map(_as_initials, candidates):
-        if len(candidate.text) < 2 or candidate.text in seen:
-            continue
-        seen.add(candidate.text)
-        out.append(candidate)
-    return out
-
-
-def _as_initials(candidate: _Candidate) -> _Candidate:
-    initials = _initials(candidate.tokens)
-    return replace(candidate, text=initials, tokens=(initials,))
-
-
-def _mark_short_forms(mentions: Sequence[_Mention], counts: Counter[str]) -> None:
-    """Marks short-form mentions and links each "long form ( SF )" pair of a sentence; every
-    other mention of the sentence with the defined short form's text is that long form's too."""
-    same_text: defaultdict[tuple[int, str], list[_Mention]] = defaultdict(list)
-    for mention in mentions:
-        tokens = mention.sentence.tokens[mention.span.start : mention.span.end]
-        mention.abbreviated = looks_like_abbreviation(tokens)
-        same_text[id(mention.sentence), mention.text].append(mention)
-    for previous, mention in zip(mentions, mentions[1:], strict=False):
-        tokens = mention.sentence.tokens
-        start, end = mention.span.start, mention.span.end
-        defines = (
-            mention.abbreviated
-            and previous.sentence is mention.sentence
-            and not previous.abbreviated
-            and previous.span.end == start - 1
-            and tokens[start - 1] == "("
-            and end < len(tokens)
-            and tokens[end] == ")"
-            and starts_a_word(mention.text, previous.text)
-        )
-        if not defines:
-            continue
-        for short_form in same_text[id(mention.sentence), mention.text]:
-            if short_form.long_form is None:
-                short_form.long_form = previous
-                previous.short_forms.append(short_form)
-                counts["abbreviations/defined_short_forms"] += 1
-    counts["abbreviations/lone_short_forms"] += sum(
-        m.abbreviated and m.long_form is None for m in mentions
-    )
-
-
-def starts_a_word(short_form: str, long_form: str) -> bool:
-    """Schwartz & Hearst (2003): a short form's first letter begins a word of its long form."""
-    first = short_form[:1].casefold()
-    return any(word[:1].casefold() == first for word in re.split(r"[\s\-/]+", long_form))
-
-
-def _with_short_forms(
-    swaps: list[tuple[_Mention, _Candidate]],
-) -> list[tuple[_Mention, _Candidate]]:
-    """The swaps plus, for each swapped long form, its short forms renamed to the new name's
-    initials (a negative's initials are a negative too)."""
-    return swaps + [
-        (short_form, _as_initials(candidate))
-        for mention, candidate in swaps
-        for short_form in mention.short_forms
-    ]
-
-
-def _has_number_or_unit(tokens: Sequence[str]) -> bool:
-    return any(any(ch.isdigit() for ch in token) or token in _UNITS for token in tokens)
-
-
-def _interleave(lists: Sequence[Sequence[_Candidate]]) -> list[_Candidate]:
-    """First items of each list, then second items, ...: every source is represented early."""
-    out: list[_Candidate] = []
-    for index in range(max((len(items) for items in lists), default=0)):
-        out += [items[index] for items in lists if index < len(items)]
-    return out
-
-
-def _case_style(text: str) -> str:
-    """``lower`` ("breast cancer"), ``sentence`` ("Breast cancer") or ``keep`` (anything else)."""
-    if not any(ch.isupper() for ch in text):
-        return "lower"
-    if text[:1].isupper() and not any(ch.isupper() for ch in text[1:]):
-        return "sentence"
-    return "keep"
-
-
-def _is_title_cased(name: str) -> bool:
-    """MeSH-style "Ductal Carcinoma of the Breast": every word of 4+ letters is capitalised
-    (short words are function words or symbols such as "of", "Li", "Na")."""
-    words = [w for w in tokenize(name) if w.isalpha() and len(w) >= 4]
-    return bool(words) and all(w[0].isupper() for w in words)
-
-
-def _prefer_casing(names: Sequence[str], style: str) -> list[str]:
-    """One variant per name, in first-seen order; for lower-case mentions, prefer a variant in
-    natural case ("Parkinson disease") over title case ("Parkinson Disease"), since lowering
-    title case would also lower eponyms."""
-    chosen: dict[str, str] = {}
-    for name in names:
-        key = name_key(name)
-        natural_case_found = (
-            style != "keep"
-            and key in chosen
-            and _is_title_cased(chosen[key])
-            and not _is_title_cased(name)
-        )
-        if key not in chosen or natural_case_found:
-            chosen[key] = name
-    return list(chosen.values())
-
-
-def _apply_case(name: str, style: str) -> tuple[str, ...]:
-    """The name's tokens in the casing of a lower- or sentence-case mention.
-
-    Capitalised words (MeSH "Breast Neoplasms", HPO "Abnormal emotion") are lowered, except
-    what looks like an eponym: a word before a possessive ("Kanner's syndrome") or before a
-    disease head noun, unless it is an adjective ("Asperger syndrome" but "metabolic
-    syndrome"). Acronyms, symbols and mixed-case words (``DNA``, ``Li``, ``BRCA1``) are kept.
-    """
-    tokens = tokenize(name)
-    if style == "keep":
-        return tuple(tokens)
-    cased = [
-        token.lower() if _CAPITALISED.fullmatch(token) and not _is_eponym(tokens, i) else token
-        for i, token in enumerate(tokens)
-    ]
-    if style == "sentence" and cased:
-        cased[0] = cased[0][:1].upper() + cased[0][1:]
-    return tuple(cased)
-
-
-def _is_eponym(tokens: Sequence[str], index: int) -> bool:
-    following = tokens[index + 1].casefold() if index + 1 < len(tokens) else ""
-    if following in ("'", "’"):
-        return True
-    adjective = tokens[index].casefold().endswith(_ADJECTIVE_ENDINGS)
-    return following in _EPONYM_HEADS and not adjective
 
 
 def _context_words(words: Sequence[str], shuffler: random.Random | None) -> list[str]:
