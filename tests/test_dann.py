@@ -20,7 +20,6 @@ from omegaconf import DictConfig
 from hilgen.data.iob import io_tags, normalise_tags, tags_to_spans
 from hilgen.data.types import Sentence, Span
 from hilgen.evaluate.metrics import score_tags
-from hilgen.models import dann
 from hilgen.models.base import TrainingData
 from hilgen.models.bert_tagger import (
     BestStateInMemory,
@@ -33,6 +32,10 @@ from hilgen.models.dann import (
     DannTagger,
     NearestNeighbourDecoder,
 )
+from hilgen.models.dann import tagger as dann_tagger
+from hilgen.models.dann.decoder import io_tagset, retyped, typed_by_classifier
+from hilgen.models.dann.embedding import eval_mode
+from hilgen.models.dann.support import support_vectors, type_prototypes
 from hilgen.models.nn_index import NearestNeighbourIndex, import_faiss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +196,7 @@ def test_classifier_typing_keeps_the_neighbours_entity_decision_and_takes_the_he
     assert one_hot_decoder().decode(similarities) == ["B-Disease", "O"]
     assert decoder.decode(similarities, head) == ["B-Chemical", "O"]
     # P(O) is the neighbours'; the entity mass is split 0.2 / 0.8 by the head
-    scores = dann.typed_by_classifier(torch.log_softmax(similarities / 0.05, dim=-1), head)
+    scores = typed_by_classifier(torch.log_softmax(similarities / 0.05, dim=-1), head)
     neighbours = torch.softmax(similarities / 0.05, dim=-1)
     torch.testing.assert_close(scores.exp()[:, 0], neighbours[:, 0])
     torch.testing.assert_close(
@@ -203,7 +206,7 @@ def test_classifier_typing_keeps_the_neighbours_entity_decision_and_takes_the_he
     assert torch.isfinite(scores).all()
     # with one label there is nothing to type: the scores are the neighbours' to the bit
     one_label = torch.log_softmax(similarities[:, :2] / 0.05, dim=-1)
-    assert torch.equal(dann.typed_by_classifier(one_label, head[:, :2]), one_label)
+    assert torch.equal(typed_by_classifier(one_label, head[:, :2]), one_label)
     with pytest.raises(ValueError, match="pass its probabilities of the same words"):
         decoder.decode(similarities)  # silently typing by the neighbours would hide a bug
     with pytest.raises(ValueError, match="typing=classifier needs a fine-tuned classifier head"):
@@ -231,7 +234,7 @@ def test_entity_neighbour_typing_keeps_the_gold_entity_decision_and_types_by_all
     assert type_similarities is not None
     assert float(type_similarities[0, 1]) == pytest.approx(1.9 / np.sqrt(2 * 1.85))
     # P(O) is the gold neighbours'; the entity mass is split by the typing words' softmax
-    scores = dann.retyped(
+    scores = retyped(
         torch.log_softmax(similarities / 0.05, dim=-1),
         torch.log_softmax(type_similarities / 0.05, dim=-1),
     )
@@ -250,7 +253,7 @@ def test_prototype_typing_types_by_the_mean_of_each_types_support_words() -> Non
     eye = np.eye(3, dtype=np.float32)
     chemical = np.array([[0.0, -0.6, 0.8], [0.0, 0.8, 0.6]], np.float32)
     support = {"O": eye[[0]], "I-Disease": eye[[1, 1]], "I-Chemical": chemical}
-    prototypes = dann.type_prototypes(support)
+    prototypes = type_prototypes(support)
     assert set(prototypes) == {"I-Disease", "I-Chemical"}
     np.testing.assert_allclose(prototypes["I-Disease"], eye[[1]])
     np.testing.assert_allclose(prototypes["I-Chemical"], [[0.0, 0.1, 0.7]], atol=1e-6)
@@ -266,7 +269,7 @@ def test_prototype_typing_types_by_the_mean_of_each_types_support_words() -> Non
         ["B-Disease", "O"]
     ]
     with pytest.raises(ValueError, match="typing=prototypes needs entity words to type by"):
-        decoder(typing="prototypes", typing_vectors=dann.type_prototypes({"O": eye[[0]]}))
+        decoder(typing="prototypes", typing_vectors=type_prototypes({"O": eye[[0]]}))
 
 
 @pytest.mark.parametrize("decoding", ["nnshot", "structshot"])
@@ -544,7 +547,7 @@ def test_raw_encoder_dann_tags_its_support_and_skips_training(
     assert set(summary) == {"support_sentences", "support_words", "outside_margin"}
     assert summary["support_sentences"] == len(GOLD)  # the default searches gold words only
     # several search chunks, reassembled in the input order
-    monkeypatch.setattr(dann, "SEARCH_CHUNK_WORDS", 10)
+    monkeypatch.setattr(dann_tagger, "SEARCH_CHUNK_WORDS", 10)
     assert tagger.predict([*GOLD, Sentence("empty", [])]) == [*(s.tags for s in GOLD), []]
 
 
@@ -639,7 +642,7 @@ def test_structshot_dann_typed_by_its_head_was_selected_with_that_decoder(
     # predict hands the head's probabilities to the typing: with O ruled out (every word an
     # entity) a head sure of Chemical makes every word Chemical
     assert tagger.decoder is not None
-    tagset = dann.io_tagset(LABELS)
+    tagset = io_tagset(LABELS)
     chemical = torch.tensor([[0.0 if tag != "I-Chemical" else 1.0 for tag in tagset]])
     tagger.decoder.classifier = lambda vectors: chemical.expand(len(vectors), -1)
     tagger.decoder.outside_margin = -10.0
@@ -662,7 +665,7 @@ def test_dann_typed_by_entity_neighbours_searches_gold_and_synthetic_entity_word
         ["model.decoding=structshot", "model.typing=entity_neighbours", f"model.support={support}"],
     )
     # only the synthetic sentences the support leaves out are embedded a second time
-    assert tagger.typing_sentences == (SYNTHETIC if support == "gold" else [])
+    assert tagger.support_set.typing_sentences == (SYNTHETIC if support == "gold" else [])
     assert tagger.decoder is not None and tagger.decoder.typing_indices is not None
     entity_words = Counter(
         tag for s in [*GOLD, *SYNTHETIC] for tag in io_tags(s.tags) if tag != "O"
@@ -686,14 +689,14 @@ def test_prototype_typings_search_the_mean_of_their_entity_words(
     make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=tmp_path)
     tagger.fit(TrainingData(GOLD, SYNTHETIC, DEV), make_trainer)
     # prototypes: the gold support's entity words; entity_prototypes: the synthetic ones too
-    assert tagger.typing_sentences == ([] if typing == "prototypes" else SYNTHETIC)
+    assert tagger.support_set.typing_sentences == ([] if typing == "prototypes" else SYNTHETIC)
     assert tagger.decoder is not None and tagger.decoder.typing_indices is not None
     indices = tagger.decoder.typing_indices
     assert {tag: len(index) for tag, index in indices.items()} == {"I-Disease": 1, "I-Chemical": 1}
     words = {"prototypes": GOLD, "entity_prototypes": [*GOLD, *SYNTHETIC]}
-    with dann.eval_mode(tagger.encoder, torch.device("cpu")):
+    with eval_mode(tagger.encoder, torch.device("cpu")):
         prototypes = {
-            name: dann.type_prototypes(dann.support_vectors(tagger.encoder, sentences, 2))
+            name: type_prototypes(support_vectors(tagger.encoder, sentences, 2))
             for name, sentences in words.items()
         }
     for name, expected in prototypes.items():
