@@ -51,7 +51,7 @@ def teacher_agreement(
         )
     counts = {kind: TeacherAgreement() for kind in KINDS}
     for item, tags in zip(synthetic, teacher_tags, strict=True):
-        negative = any(r.relation == "negative" for r in item.replacements)
+        negative = any(r.negative for r in item.replacements)
         agreement = counts["negative" if negative else "positive"]
         expected = {(s.start, s.end, s.label) for s in item.sentence.spans}
         found = {(s.start, s.end, s.label) for s in tags_to_spans(tags)}

@@ -15,13 +15,15 @@ sentences exist. With ``mentions_swapped="all"`` round r instead makes one sente
 every mention takes its r-th name at once. The same sample, seed and KB therefore always give
 the same sentences.
 
-What is accepted (see BASELINE.md, traps 2 and 3): only concepts whose semantic group is allowed
-for the mention's label, names without digits/units unless the mention has them, not much longer
-than the mention, no inverted MeSH headings, no NOS/[X]/(disorder) qualifiers, no MeSH
-supplementary records (brand names) in place of another concept, no name the KB also gives to a
-concept of another label, no duplicates. Names take the casing of a lower- or sentence-case
-mention ("Breast Neoplasms" -> "breast neoplasms"), eponyms kept ("Parkinson disease"). Every
-rejection is counted in the set's stats under ``rejected/<reason>``.
+What is accepted (naive substitution taught models to tag numbers and brought in off-topic
+hierarchy neighbours and brand names, so every check is there for a reason): only concepts
+whose semantic group is allowed for the mention's label, names without digits/units unless the
+mention has them, not much longer than the mention, no inverted MeSH headings, no
+NOS/[X]/(disorder) qualifiers, no MeSH supplementary records (brand names) in place of another
+concept, no name the KB also gives to a concept of another label, no duplicates. Names take
+the casing of a lower- or sentence-case mention ("Breast Neoplasms" -> "breast neoplasms"),
+eponyms kept ("Parkinson disease"). Every rejection is counted in the set's stats under
+``rejected/<reason>``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from hilgen.augment.base import (
+    NEGATIVE,
     RELATION_LAYERS,
     AugmentContext,
     Augmenter,
@@ -450,7 +453,7 @@ class KBSubstitutionAugmenter(Augmenter):
                     continue
                 tokens = apply_case(checked, style)
                 shaped = in_shape(
-                    mention, [Candidate(" ".join(tokens), tokens, concept_id, "negative")]
+                    mention, [Candidate(" ".join(tokens), tokens, concept_id, NEGATIVE)]
                 )
                 if not shaped:
                     counts["rejected_negative/initials"] += 1
@@ -575,7 +578,7 @@ class KBSubstitutionAugmenter(Augmenter):
             # The synthetic sentence's span index: earlier negatives dropped their spans.
             span_index = len(spans)
             tokens += candidate.tokens
-            if candidate.relation != "negative":  # a negative's place now holds a non-entity
+            if candidate.relation != NEGATIVE:  # a negative's place now holds a non-entity
                 concept_ids = (
                     (candidate.concept_id,)
                     if candidate.concept_id
