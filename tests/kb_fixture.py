@@ -3,8 +3,9 @@
 `InMemoryKB` implements the `hilgen.kb.base.KnowledgeBase` protocol over a list of concepts,
 is-a edges and explicit relatedness scores, so tests know the right answer for every query.
 `demo_kb()` is a tiny MeSH-like world around breast cancer and lithium that contains the
-traps BASELINE.md lists: inverted headings, NOS/qualifier variants, digits ("Lithium 7"), a
-supplementary-record brand name, an off-group child, a far sibling and a cross-group name.
+traps a naive substitution falls into: inverted headings, NOS/qualifier variants, digits
+("Lithium 7"), a supplementary-record brand name, an off-group child, a far sibling and a
+cross-group name.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Distant supervision: the corpus's own unlabelled sentences, tagged where a KB name occurs.
 
 Substitution keeps the few contexts of the sample, so the context itself becomes the label
-signal (BASELINE.md, trap 2). This augmenter takes its contexts from in-domain text instead:
+signal, and a tagger trained on such copies tags entities wherever those words recur. This
+augmenter takes its contexts from in-domain text instead:
 the sentences of the train split, whose gold spans are removed before they reach it
 (`AugmentContext.unlabelled_sentences`), tagged wherever a KB name of a label's semantic groups
 occurs (longest match first). It uses more than the paper does, unlabelled in-domain text

@@ -34,8 +34,9 @@ def name_key(name: str) -> str:
 class ReplacementFilter:
     """Which related concepts and names make good replacements; every check can be switched.
 
-    Defaults follow BASELINE.md: digits and units taught a model to tag numbers ("Lithium 7"),
-    hierarchy neighbours drifted off topic, supplementary records brought in brand names.
+    The defaults guard against what naive substitution did: digits and units taught a model to
+    tag numbers ("Lithium 7"), hierarchy neighbours drifted off topic, supplementary records
+    brought in brand names.
     `inverted_headings` is ``"drop"``, ``"rewrite"`` ("Carcinoma, Ductal, Breast" -> "Breast
     Ductal Carcinoma") or ``"keep"``. A name longer than the mention is rejected above
     ``min(max_tokens, max_token_factor * mention_tokens + max_token_slack)`` tokens (never below

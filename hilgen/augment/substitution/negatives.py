@@ -22,7 +22,8 @@ class NegativeSampler:
     def pool(self, kb: KnowledgeBase, context: AugmentContext, seed: int) -> list[tuple[str, str]]:
         """Names of concepts from semantic groups that no label allows (genes, anatomy,
         physiology, ... for a disease task): the near-miss words a few-shot tagger confuses
-        with entities (BASELINE.md trap 2)."""
+        with entities (trained on synthetic copies alone, it tags gene and variant words such
+        as "exon" or "allele" as diseases)."""
         if self.per_mention < 1:
             return []
         allowed = {g for groups in context.label_groups.values() for g in groups}
