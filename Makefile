@@ -34,7 +34,7 @@ test: venv
 
 # A small sweep logged to MLflow, then the MLflow UI checked in headless Chromium.
 test-e2e: venv
-	$(BIN)/python -m pytest -q -m slow tests/test_mlflow_ui.py
+	$(BIN)/python -m pytest -q -m slow tests/tracking/test_mlflow_ui.py
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow

@@ -6,7 +6,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-from conftest import CONF
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
@@ -15,6 +14,7 @@ from omegaconf import OmegaConf
 from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.models.bert_tagger import BertTagger
 from hilgen.models.dann import DannTagger
+from tests.conftest import CONF
 
 # Groups that are selected on the train.yaml command line, and which of their options can be
 # instantiated here without network, licences or user files.

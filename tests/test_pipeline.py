@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import CONF
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
@@ -17,6 +16,7 @@ from hilgen import pipeline
 from hilgen.data.sampling import KShotSample
 from hilgen.data.types import Corpus, Sentence, Span
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
+from tests.conftest import CONF
 
 TINY = [
     "dataset=ncbi_disease_1type",

@@ -14,10 +14,8 @@ from typing import Any
 
 import openai
 import pytest
-from fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from kb_fixture import LABEL_GROUPS, FixtureLinker, demo_kb
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.llm_generation import REJECTION_REASONS, GPTAugmenter
@@ -37,8 +35,10 @@ from hilgen.llm.parsing import (
 )
 from hilgen.llm.prompts import ChatPrompt
 from hilgen.llm.sensitive import SensitiveDataError
+from tests.helpers.fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
+from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, demo_kb
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEY = "sk-test-augment-DO-NOT-LEAK-7731"
 KB = demo_kb()
 LABELS = ["Disease", "Chemical"]

@@ -8,7 +8,6 @@ import dataclasses
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.name_ranking import NameEmbeddingRanker
@@ -25,6 +24,7 @@ from hilgen.data.iob import tags_to_spans
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
+from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
 
 KB = demo_kb()
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
-from test_augment_substitution import breast_lithium
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.combined import CombinedAugmenter
@@ -14,6 +12,8 @@ from hilgen.augment.substitution import KBSubstitutionAugmenter
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
+from tests.augment.test_substitution import breast_lithium
+from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
 
 KB = demo_kb()
 

@@ -12,13 +12,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from test_dann import DEV, GOLD, LABELS, SYNTHETIC
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from hilgen.data.iob import normalise_tags
 from hilgen.models.base import Tagger, TrainingData
+from tests.models.test_dann import DEV, GOLD, LABELS, SYNTHETIC
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 pytestmark = pytest.mark.gpu

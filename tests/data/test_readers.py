@@ -20,7 +20,7 @@ from hilgen.data.tokenize import (
 )
 from hilgen.data.types import Document, Mention
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FIXTURES = MIRROR.parent / "fixtures"
 needs_mirror = pytest.mark.skipif(
     not MIRROR.is_dir(), reason=f"corpus mirror {MIRROR} (../shared/data) is not present"

@@ -13,7 +13,7 @@ from hilgen.data import prepare
 from hilgen.data.errors import ChecksumError, MissingCorpusError
 from hilgen.data.prepare import CorpusFile, CorpusPreparer, prepare_corpus, require_user_file
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_mirror = pytest.mark.skipif(
     not MIRROR.is_dir(), reason=f"corpus mirror {MIRROR} (../shared/data) is not present"
 )

@@ -11,7 +11,7 @@ from hilgen.kb.__main__ import main
 from hilgen.kb.store import SqliteKnowledgeBase
 from hilgen.kb.umls import UmlsFormatError, load_umls_kb
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 SYNTHETIC = FIXTURES / "umls_synthetic"
 
 

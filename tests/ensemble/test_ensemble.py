@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import CONF
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
@@ -30,6 +29,7 @@ from hilgen.evaluate.metrics import score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_jsonl
 from hilgen.tracking.mlflow_tracking import Tracker
 from hilgen.tracking.selection import MemberRun, Selection, download_member, one_progress_bar
+from tests.conftest import CONF
 
 
 def is_valid_iob2(tags: list[str]) -> bool:

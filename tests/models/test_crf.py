@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hilgen.models.base import TrainingData
 from hilgen.models.bert_tagger import BertTagger, TokenClassifierModule, collate
 from hilgen.models.crf import LinearChainCRF
-from tests.test_dann import DEV, GOLD, LABELS, SYNTHETIC, compose_model
-from tests.test_iob_and_decoding import is_valid_iob2
+from tests.helpers.iob import is_valid_iob2
+from tests.models.test_dann import DEV, GOLD, LABELS, SYNTHETIC, compose_model
 
 TAGSET = ["O", "B-A", "I-A", "B-B", "I-B"]
 

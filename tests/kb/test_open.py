@@ -25,8 +25,8 @@ from hilgen.kb.open_builder import (
 from hilgen.kb.semantic_groups import SEMANTIC_TYPES, choose_group, type_of_tree_number
 from hilgen.kb.store import ConceptRecord, KnowledgeBaseFileError, SqliteKnowledgeBase, write_store
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 DESCRIPTORS = [
     ("D009369", "Neoplasms", "Tumors|Neoplasm", "C04", ""),

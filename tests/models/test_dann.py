@@ -38,7 +38,7 @@ from hilgen.models.dann.embedding import eval_mode
 from hilgen.models.dann.support import support_vectors, type_prototypes
 from hilgen.models.nn_index import NearestNeighbourIndex, import_faiss
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def clustered_vectors(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

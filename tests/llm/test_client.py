@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -30,8 +29,9 @@ from hilgen.llm.local_server import LocalLlamaEndpoint, LocalLlamaServer, smollm
 from hilgen.llm.results import LLMError, LLMFailure, LLMResponse, LLMUsage
 from hilgen.llm.sensitive import SensitiveDataError, check_sensitive_endpoint, is_loopback_url
 from hilgen.llm.throttle import backoff_delay
+from tests.helpers.fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEY = "sk-test-DO-NOT-LEAK-4242"
 SLOW_S = 1.0  # how long a "slow" answer takes: well past the clients' 0.3 s timeout
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import openai
 import pytest
-from fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -25,8 +24,9 @@ from hilgen.llm.sensitive import SensitiveDataError
 from hilgen.models.base import TrainingData
 from hilgen.models.llm_tagger import LLMTagger
 from hilgen.pipeline import predict
+from tests.helpers.fake_openai import FakeOpenAIServer, FakeReply, serve, user_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LABELS = ["Disease", "Chemical"]
 VOCABULARY = {"breast cancer": "Disease", "hypotension": "Disease", "lithium": "Chemical",
               "selegiline": "Chemical", "sodium": "Chemical"}  # fmt: skip

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from kb_fixture import LABEL_GROUPS, FixtureLinker, demo_kb
 
 from hilgen.augment.base import (
     AugmentContext,
@@ -23,8 +22,9 @@ from hilgen.augment.substitution import KBSubstitutionAugmenter, ReplacementFilt
 from hilgen.data.conll import read_conll
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Corpus, Sentence, Span
+from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, demo_kb
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 AUGMENTER_CONFIGS = sorted(p.stem for p in (CONF_DIR / "augmenter").glob("*.yaml"))
 
 

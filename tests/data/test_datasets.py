@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from hilgen.data.datasets import BratDataset, ConllDataset, MedMentionsDataset, NerDataset
 from hilgen.data.types import Corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MIRROR = ROOT.parent / "shared" / "data"
 FIXTURES = MIRROR.parent / "fixtures"
 needs_mirror = pytest.mark.skipif(
