@@ -34,7 +34,7 @@ test: venv
 
 # A small sweep logged to MLflow, then the MLflow UI checked in headless Chromium.
 test-e2e: venv
-	$(BIN)/python -m pytest -q -m slow tests/test_mlflow_ui.py
+	$(BIN)/python -m pytest -q -m slow tests/tracking/test_mlflow_ui.py
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
@@ -53,7 +53,7 @@ table: data kb
 	$(BIN)/python ensemble.py ensemble=vote tracking.experiment=main-$(DATASET) select.augmenters=[hilgen]
 	$(BIN)/python ensemble.py ensemble=union tracking.experiment=main-$(DATASET) select.augmenters=[hilgen]
 	$(BIN)/python ensemble.py ensemble=best tracking.experiment=main-$(DATASET)
-	$(BIN)/python -m hilgen.evaluate.report --experiment main-$(DATASET)
+	$(BIN)/python -m hilgen.reporting.report --experiment main-$(DATASET)
 
 # The paper's Table 2 for DANN: no augmentation, each KB augmenter alone, and the ensembles of
 # the KB augmenters' DANN runs (vote, union, dev-chosen best), 5 seeds, then the table.
@@ -64,7 +64,7 @@ table2-dann: data kb
 	  $(BIN)/python ensemble.py ensemble=$$rule tracking.experiment=table2-$(DATASET) \
 	    'select.models=[dann]' 'select.augmenters=[$(KB_AUGMENTERS)]' || exit 1; \
 	done
-	$(BIN)/python -m hilgen.evaluate.report --experiment table2-$(DATASET)
+	$(BIN)/python -m hilgen.reporting.report --experiment table2-$(DATASET)
 
 # Distant supervision (augmenter=kb_dictionary: the train split's own sentences, labels removed,
 # tagged by KB name match; hilgen_dictionary adds hilgen's substitution) against none, 5 seeds,
@@ -78,11 +78,12 @@ table-dictionary: data kb
 	  augmenter=none,kb_dictionary $(DANN_DICTIONARY)
 	$(BIN)/python ensemble.py ensemble=vote tracking.experiment=distant-$(DATASET) \
 	  'select.members=$(DICTIONARY_MEMBERS)'
-	$(BIN)/python -m hilgen.evaluate.report --experiment distant-$(DATASET)
+	$(BIN)/python -m hilgen.reporting.report --experiment distant-$(DATASET)
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Self-contained benchmarks; bench/bench_ensemble.py reads a finished sweep:
 #   $(BIN)/python bench/bench_ensemble.py --experiment main-ncbi_disease

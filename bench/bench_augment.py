@@ -1,7 +1,7 @@
 """Benchmark: KB-substitution generation time for a 5-shot sample, after the KB is loaded.
 
 Uses the open KB in data/kb when it has been built (`python -m hilgen.kb build`), else the
-hand-built test KB (tests/kb_fixture.py), on the CoNLL splits of NCBI-Disease and BC5CDR
+hand-built test KB (tests/helpers/kb_fixture.py), on the CoNLL splits of NCBI-Disease and BC5CDR
 (data/ or the ../shared/data mirror). Each augmenter config in conf/augmenter is instantiated
 through Hydra, then timed on a first (cold) call and as the median of repeated calls.
 
@@ -59,8 +59,7 @@ def load_kb(choice: str) -> tuple[str, KnowledgeBase, MentionLinker, float]:
         linker = Linker(kb)
         linker.index  # noqa: B018 - load the approximate-match index now, not inside the timing
         return f"open {kb.version}", kb, linker, time.perf_counter() - started
-    sys.path.insert(0, str(ROOT / "tests"))
-    from kb_fixture import FixtureLinker, demo_kb
+    from tests.helpers.kb_fixture import FixtureLinker, demo_kb
 
     fixture = demo_kb()
     return "hand-built fixture", fixture, FixtureLinker(fixture), time.perf_counter() - started

@@ -24,9 +24,9 @@ from hilgen.data.types import Corpus, Sentence, TaggedPrediction
 from hilgen.evaluate.metrics import Scores, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
-from hilgen.evaluate.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
 from hilgen.io import atomic_write_text
 from hilgen.models.base import Tagger, TrainingData
+from hilgen.reporting.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
 from hilgen.tracking.mlflow_tracking import Tracker, config_as_dict, git_commit
 
 log = logging.getLogger(__name__)

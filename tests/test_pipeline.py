@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import CONF
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
@@ -17,6 +16,7 @@ from hilgen import pipeline
 from hilgen.data.sampling import KShotSample
 from hilgen.data.types import Corpus, Sentence, Span
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
+from tests.conftest import CONF
 
 TINY = [
     "dataset=ncbi_disease_1type",
@@ -130,11 +130,11 @@ def test_variant_is_made_of_the_overrides_that_change_a_run() -> None:
         "tracking.experiment=x",
         "trainer.enable_progress_bar=false",
         "model.outside_margins=[0.0]",
-        "+augmenter.negatives_per_mention=3",
+        "augmenter.negatives.per_mention=3",
         "kb=umls",
     ]
     assert pipeline.variant_of(overrides) == (
-        "+augmenter.negatives_per_mention=3,kb=umls,model.outside_margins=[0.0]"
+        "augmenter.negatives.per_mention=3,kb=umls,model.outside_margins=[0.0]"
     )
     assert pipeline.variant_of(overrides[:7]) == ""
 

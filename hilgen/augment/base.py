@@ -23,6 +23,10 @@ from hilgen.kb.base import Concept, KnowledgeBase
 
 JSONL_FORMAT = "hilgen.synthetic/1"
 
+# The relation of a negative replacement: a mention replaced by a concept of another semantic
+# group and tagged O (the same context with and without an entity, so that the context alone
+# cannot predict the label); not a KB relation.
+NEGATIVE = "negative"
 # Which layer of the paper's UMLS hierarchy a relation belongs to; 0 = not from the KB (a
 # mention borrowed from another sample sentence).
 RELATION_LAYERS: dict[str, int] = {
@@ -32,9 +36,7 @@ RELATION_LAYERS: dict[str, int] = {
     "child": 3,
     "sibling": 3,
     "sample_mention": 0,
-    # A mention replaced by a concept of another semantic group and tagged O: the same context
-    # with and without an entity, so the context alone cannot predict the label.
-    "negative": 0,
+    NEGATIVE: 0,
 }
 
 
@@ -58,6 +60,11 @@ class Replacement:
     relation: str
     layer: int
     borrowed_from: str = ""
+
+    @property
+    def negative(self) -> bool:
+        """Whether the name replaced an entity with a non-entity (no span, tagged O)."""
+        return self.relation == NEGATIVE
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Distant supervision: the corpus's own unlabelled sentences, tagged where a KB name occurs.
 
 Substitution keeps the few contexts of the sample, so the context itself becomes the label
-signal (BASELINE.md, trap 2). This augmenter takes its contexts from in-domain text instead:
+signal, and a tagger trained on such copies tags entities wherever those words recur. This
+augmenter takes its contexts from in-domain text instead:
 the sentences of the train split, whose gold spans are removed before they reach it
 (`AugmentContext.unlabelled_sentences`), tagged wherever a KB name of a label's semantic groups
 occurs (longest match first). It uses more than the paper does, unlabelled in-domain text
@@ -45,7 +46,7 @@ from hilgen.augment.base import (
     SyntheticSet,
     describe_sentences,
 )
-from hilgen.augment.substitution import looks_like_abbreviation, starts_a_word
+from hilgen.augment.substitution.short_forms import looks_like_abbreviation, starts_a_word
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.names import normalise_name

@@ -24,7 +24,7 @@ from hilgen.data.types import Sentence
 log = logging.getLogger(__name__)
 
 # The hilgen packages whose code decides what a synthetic set holds.
-GENERATOR_PACKAGES = ("augment", "kb", "data")
+GENERATOR_PACKAGES = ("augment", "kb", "data", "llm", "encoders")
 HILGEN_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -20,7 +20,7 @@ needs ``grounding: kb`` since otherwise the new entities are unknown; ``llm+name
 LLM's entities and adds known names where the LLM left them untagged (known names win
 overlaps, because they come from the KB or the gold sample).
 
-Validation (see `hilgen.augment.llm_parsing`). A sentence is accepted only if it is not
+Validation (see `hilgen.llm.parsing`). A sentence is accepted only if it is not
 empty, not too short, not a copy of a sample sentence, not a duplicate, not a test sentence,
 has at least one entity, every entity the tagger named has a known label and occurs in the
 text, and (with `require_kb_link`) every entity links to the KB within its label's semantic
@@ -53,16 +53,16 @@ from hilgen.augment.base import (
     describe_sentences,
     sentence_key,
 )
-from hilgen.augment.llm_parsing import (
-    ChatPrompt,
+from hilgen.data.tokenize import tokenize
+from hilgen.data.types import Sentence, Span
+from hilgen.llm.parsing import (
     locate_entities,
     merge_spans,
     parse_entities,
     parse_sentence_list,
     render_inline,
 )
-from hilgen.data.tokenize import tokenize
-from hilgen.data.types import Sentence, Span
+from hilgen.llm.prompts import ChatPrompt
 from hilgen.llm.results import LLMError, LLMFailure, LLMResponse
 
 logger = logging.getLogger(__name__)

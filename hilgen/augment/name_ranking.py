@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from hilgen.models.encoder import load_model, load_tokenizer
+from hilgen.encoders.loading import load_model, load_tokenizer
 
 ANCHORS = ("mention", "label")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from hilgen.augment.base import AugmentContext, Augmenter, sentence_key
 from hilgen.augment.llm_generation import COUNT_MODES, GenerationRequest, LLMAugmenter
-from hilgen.augment.llm_parsing import ChatPrompt
 from hilgen.data.types import Sentence
+from hilgen.llm.prompts import ChatPrompt
 
 
 class ZeroGenAugmenter(LLMAugmenter):

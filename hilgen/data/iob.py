@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hilgen.data.types import Span
+from hilgen.data.span import Span
 
 OUTSIDE = "O"
 

@@ -3,7 +3,8 @@
 Labels are visited from rarest to most frequent; for each, random sentences that contain it are
 added until it has at least K mentions. A sentence that would push an already-satisfied label
 past `max_overshoot * K` is skipped while other candidates remain, which curbs the overshoot a
-plain greedy sampler shows when labels co-occur (BASELINE.md, trap 5).
+plain greedy sampler shows when labels co-occur (a chemical and a disease often share a
+sentence, so satisfying one label overfills the other).
 """
 
 from __future__ import annotations

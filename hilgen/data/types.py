@@ -11,6 +11,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from hilgen.data.iob import spans_to_tags
+from hilgen.data.span import Span
+
 
 @dataclass(frozen=True)
 class Mention:
@@ -30,20 +33,6 @@ class Document:
     doc_id: str
     text: str
     mentions: list[Mention] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Span:
-    """An entity over tokens `start` (inclusive) to `end` (exclusive) of a sentence."""
-
-    start: int
-    end: int
-    label: str
-    concept_ids: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.start < self.end:
-            raise ValueError(f"span [{self.start}, {self.end}) is empty or negative")
 
 
 @dataclass
@@ -69,8 +58,6 @@ class Sentence:
 
     @property
     def tags(self) -> list[str]:
-        from hilgen.data.iob import spans_to_tags
-
         return spans_to_tags(len(self.tokens), self.spans)
 
     @property

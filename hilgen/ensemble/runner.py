@@ -20,13 +20,12 @@ from omegaconf import DictConfig
 
 from hilgen.data.types import TaggedPrediction
 from hilgen.ensemble.combine import Choice, Ensembler, align, dev_f1_weights
-from hilgen.ensemble.selection import MemberRun, Selection, select_members
 from hilgen.evaluate.metrics import Scores, score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
-from hilgen.evaluate.report import mean_sd
-from hilgen.evaluate.tables import format_table, scores_table
+from hilgen.evaluate.tables import format_table, mean_sd, scores_table
 from hilgen.io import atomic_write_text
 from hilgen.tracking.mlflow_tracking import Tracker, git_commit
+from hilgen.tracking.selection import MemberRun, Selection, select_members
 
 log = logging.getLogger(__name__)
 

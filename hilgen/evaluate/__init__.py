@@ -1,1 +1,2 @@
-"""Stage 6: seqeval metrics, prediction files, and paper-style tables and plots."""
+"""Stage 6: seqeval metrics, prediction files and plain tables, the library that the stages
+and the tools share."""

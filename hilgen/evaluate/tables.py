@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 
 from hilgen.evaluate.metrics import Scores
@@ -41,3 +42,10 @@ def scores_table(scores_by_split: dict[str, Scores]) -> str:
         for label, per in sorted(scores.per_type.items()):
             rows.append([split, label, per.precision, per.recall, per.f1, per.support, ""])
     return format_table(["split", "type", "P", "R", "F1", "gold", "predicted"], rows)
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for fewer than two values)."""
+    if not values:
+        raise ValueError("mean of no values")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None

@@ -1,1 +1,2 @@
-"""LLM client layer: cached, retrying, paced chat completions on OpenAI-compatible endpoints."""
+"""LLM layer: cached, retrying, paced chat completions on OpenAI-compatible endpoints; chat
+prompts and the parsing of their answers."""

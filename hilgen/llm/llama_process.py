@@ -17,7 +17,7 @@ READY_PREFIX = "HILGEN_LLAMA_LISTENING "
 
 
 def serve(model_path: str, n_ctx: int, n_parallel: int, n_threads: int | None) -> None:
-    import xllamacpp
+    import xllamacpp  # heavy native library, loaded only in the server process that needs it
 
     params = xllamacpp.CommonParams()
     params.model.path = model_path

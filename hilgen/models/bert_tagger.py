@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from lightning import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback, EarlyStopping
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 # The layer over the word vectors: a linear layer scoring each word alone (decoded by
 # constrained Viterbi), or that layer plus a linear-chain CRF trained on whole tag sequences.
 HEADS = ("linear", "crf")
+# Tags dev sentences from the encoder and each sentence's [n_words, hidden] float32 word vectors:
+# a validation decoder other than the linear head (DANN's nearest-neighbour decoder).
+DevDecoder = Callable[[WordEncoder, Sequence[np.ndarray]], list[list[str]]]
 
 
 @dataclass
@@ -100,7 +104,8 @@ class TokenClassifierModule(LightningModule):
     selects the epoch (`val_f1_selection`, see `log_dev_f1`). With a
     `contrastive_weight`, the loss adds that times `supervised_contrastive_loss` over the
     batch's word vectors with IO labels (B-X and I-X alike, as the nearest-neighbour decoder
-    sees them)."""
+    sees them). With a `dev_decoder`, dev F1 is that decoder's over the dev word vectors
+    instead of the head's, so that epoch selection judges the encoder the way it is used."""
 
     def __init__(
         self,
@@ -114,6 +119,7 @@ class TokenClassifierModule(LightningModule):
         contrastive_temperature: float = 0.1,
         head: str = "linear",
         crf_lr: float = 1e-2,
+        dev_decoder: DevDecoder | None = None,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -148,8 +154,10 @@ class TokenClassifierModule(LightningModule):
             torch.tensor([io_index[t] for t in io_tags(tagset)]),
             persistent=False,
         )
+        self.dev_decoder = dev_decoder
         self._dev_gold: list[list[str]] = []
         self._dev_pred: list[list[str]] = []
+        self._dev_vectors: list[np.ndarray] = []
 
     def word_vectors(self, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         return self.encoder.word_vectors(self.encoder.windows(tokens), [len(t) for t in tokens])
@@ -215,6 +223,11 @@ class TokenClassifierModule(LightningModule):
         return loss
 
     def validation_step(self, batch: TaggingBatch, batch_idx: int) -> None:
+        if self.dev_decoder is not None:
+            vectors = self.word_vectors(batch.tokens)
+            self._dev_vectors += [v.to("cpu", torch.float32).numpy() for v in vectors]
+            self._dev_gold += [[self.tagset[i] for i in tags.tolist()] for tags in batch.tag_ids]
+            return
         for lp, tags in zip(self.word_log_probs(batch.tokens), batch.tag_ids, strict=True):
             self._dev_pred.append(self.decode(lp))
             self._dev_gold.append([self.tagset[i] for i in tags.tolist()])
@@ -234,8 +247,13 @@ class TokenClassifierModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         if self._dev_gold:
-            self.log_dev_f1(score_tags(self._dev_gold, self._dev_pred).f1)
-        self._dev_gold, self._dev_pred = [], []
+            predicted = (
+                self._dev_pred
+                if self.dev_decoder is None
+                else self.dev_decoder(self.encoder, self._dev_vectors)
+            )
+            self.log_dev_f1(score_tags(self._dev_gold, predicted).f1)
+        self._dev_gold, self._dev_pred, self._dev_vectors = [], [], []
 
     def predict_step(self, batch: TaggingBatch, batch_idx: int) -> list[list[str]]:
         return [self.decode(lp) for lp in self.word_log_probs(batch.tokens)]
@@ -304,13 +322,16 @@ class BestStateInMemory(Callback):
 
 
 class BertTagger(Tagger):
-    """The fine-tuned transformer tagger (`model=bert`)."""
+    """The fine-tuned transformer tagger (`model=bert`); `dev_decoder` replaces the head as the
+    judge of dev F1 (see `TokenClassifierModule`). `examples_per_epoch` has no default here: each
+    model's config (conf/model/bert.yaml, dann.yaml) is the one place that sets it."""
 
     def __init__(
         self,
         labels: list[str],
         encoder: Callable[[], WordEncoder],
         optimizer: Callable[..., torch.optim.Optimizer],
+        *,
         batch_size: int = 8,
         dropout: float = 0.1,
         decoding: str = "viterbi",
@@ -323,9 +344,10 @@ class BertTagger(Tagger):
         synthetic_weight: float = 1.0,
         gold_upsample: int = 1,
         gold_only_epochs: int = 0,
-        examples_per_epoch: int = 64,
+        examples_per_epoch: int,
         early_stopping_patience: int = 5,
         seed: int = 1,
+        dev_decoder: DevDecoder | None = None,
     ) -> None:
         self.labels = list(labels)
         self.tagset = labels_to_tagset(self.labels)
@@ -341,6 +363,7 @@ class BertTagger(Tagger):
             contrastive_temperature=contrastive_temperature,
             head=head,
             crf_lr=crf_lr,
+            dev_decoder=dev_decoder,
         )
         self.average_window = average_window
         self.batch_size = batch_size

@@ -4,7 +4,8 @@ The linear head scores each word alone and Viterbi only forbids invalid IOB2 mov
 learns how likely each move is (O -> B-X, B-X -> I-X, I-X -> O, ...), and trains the word scores
 and those transitions together on whole tag sequences, so a label's mentions are scored as
 spans, not as words that happen to agree. Invalid IOB2 moves keep a fixed large penalty on top
-of the learnt scores, so decoding stays valid IOB2 (BASELINE.md, trap 4).
+of the learnt scores, so decoding stays valid IOB2 (strict seqeval drops an I- span that has
+no B-).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Decoding per-word tag scores into valid IOB2 sequences.
 
-A token classifier trained on a handful of long mentions happily emits I- tags with no B- before
-them, which strict seqeval then drops (BASELINE.md, trap 4). Viterbi search over the allowed
-transitions (I-X only after B-X or I-X) returns the best *valid* sequence instead.
+A token classifier trained on a handful of long mentions (5-shot samples are dominated by them)
+happily emits I- tags with no B- before them, which strict seqeval then drops. Viterbi search
+over the allowed transitions (I-X only after B-X or I-X) returns the best *valid* sequence instead.
 """
 
 from __future__ import annotations

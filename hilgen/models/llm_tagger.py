@@ -3,7 +3,7 @@
 `fit` keeps up to `max_examples` gold sample sentences as the prompt's examples (rendered with
 inline tags, as the augmenters' tagging step does, with the same prompt config); `predict`
 asks the LLM to copy each sentence with inline tags and locates the entities it names in the
-sentence's own tokens (`hilgen.augment.llm_parsing`). Unlike the augmenters, which reject a
+sentence's own tokens (`hilgen.llm.parsing`). Unlike the augmenters, which reject a
 doubtful sentence, a prediction is lenient: entities with unknown labels or text that is not in
 the sentence are dropped and counted, the rest kept. Tags are valid IOB2 by construction
 (`hilgen.data.iob.spans_to_tags` over non-overlapping spans), so the pipeline saves them like
@@ -24,9 +24,10 @@ from typing import Any
 
 from hydra.utils import instantiate
 
-from hilgen.augment.llm_parsing import ChatPrompt, locate_entities, parse_entities, render_inline
 from hilgen.data.iob import OUTSIDE, spans_to_tags
 from hilgen.data.types import Sentence
+from hilgen.llm.parsing import locate_entities, parse_entities, render_inline
+from hilgen.llm.prompts import ChatPrompt
 from hilgen.llm.results import LLMFailure
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
 

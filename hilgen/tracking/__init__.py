@@ -1,1 +1,2 @@
-"""The one place that talks to MLflow: runs, parameters, metrics, artifacts, secret redaction."""
+"""The one place that talks to MLflow: runs, parameters, metrics, artifacts, secret redaction,
+and the queries that select finished runs."""

@@ -1,0 +1,1 @@
+"""Loading pretrained transformer encoders, shared by the taggers and the name ranker."""

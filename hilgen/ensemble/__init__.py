@@ -1,0 +1,1 @@
+"""Per-seed ensembles of finished runs: combination rules and the runner."""

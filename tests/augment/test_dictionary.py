@@ -1,0 +1,210 @@
+"""Distant supervision (augmenter=kb_dictionary) and pooled augmenters on hand-built KBs."""
+
+from __future__ import annotations
+
+import pytest
+
+from hilgen.augment.base import AugmentContext, SyntheticSet
+from hilgen.augment.combined import CombinedAugmenter
+from hilgen.augment.dictionary import KBDictionaryAugmenter, mention_features
+from hilgen.augment.none import NoAugmenter
+from hilgen.augment.substitution import KBSubstitutionAugmenter
+from hilgen.data.tokenize import tokenize
+from hilgen.data.types import Sentence, Span
+from hilgen.kb.base import Concept
+from tests.augment.test_substitution import breast_lithium
+from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
+
+KB = demo_kb()
+
+
+def unlabelled(sentence_id: str, text: str, doc_id: str = "") -> Sentence:
+    return Sentence(sentence_id, tokenize(text), [], doc_id)
+
+
+def context(pool: list[Sentence], kb: InMemoryKB = KB, **overrides: object) -> AugmentContext:
+    values: dict[str, object] = {
+        "kb": kb,
+        "linker": FixtureLinker(kb),
+        "labels": ["Disease", "Chemical"],
+        "label_groups": LABEL_GROUPS,
+        "unlabelled_sentences": pool,
+        "seed": 1,
+    }
+    values.update(overrides)
+    return AugmentContext(**values)  # type: ignore[arg-type]
+
+
+def tagged(synthetic: SyntheticSet) -> dict[str, list[tuple[str, str]]]:
+    """Source sentence -> (span text, label) of each tagged span."""
+    return {
+        s.source_sentence_id: [(s.sentence.span_text(x), x.label) for x in s.sentence.spans]
+        for s in synthetic
+    }
+
+
+def test_names_are_tagged_longest_first_with_their_group_label() -> None:
+    pool = [
+        unlabelled("a:0", "Patients with lung cancer received lithium carbonate ."),
+        unlabelled("a:1", "Nothing here is named ."),
+    ]
+    synthetic = KBDictionaryAugmenter().generate([], context(pool))
+    assert tagged(synthetic) == {
+        "a:0": [("lung cancer", "Disease"), ("lithium carbonate", "Chemical")]
+    }
+    (sentence,) = synthetic.sentences
+    assert sentence.sentence.tokens == pool[0].tokens
+    assert [x.concept_ids for x in sentence.sentence.spans] == [
+        ("MESH:D008175",),
+        ("MESH:D016651",),
+    ]
+    assert synthetic.stats["tagged_sentences"] == 1
+    assert synthetic.stats["pool_sentences"] == 2
+
+
+def test_cross_group_short_and_excluded_names_stay_untagged() -> None:
+    """ "cold" names a disease and a temperature; "Li" is a word-sized name written as a word;
+    an excluded name is never matched."""
+    pool = [
+        unlabelled("b:0", "Cold weather and Li were noted with tumors ."),
+        unlabelled("b:1", "Breast cancer was seen ."),
+    ]
+    augmenter = KBDictionaryAugmenter(exclude_names=["Breast Cancer"])
+    synthetic = augmenter.generate([], context(pool))
+    assert tagged(synthetic) == {"b:0": [("tumors", "Disease")]}
+    assert synthetic.stats["dictionary/cross_group_names_dropped"] >= 1
+
+
+def test_defined_short_forms_are_tagged_across_their_document_only() -> None:
+    pool = [
+        unlabelled("d1:0", "Lung cancer ( LC ) is common .", "d1"),
+        unlabelled("d1:1", "Most LC patients smoke .", "d1"),
+        unlabelled("d2:0", "The LC tests ran .", "d2"),
+    ]
+    synthetic = KBDictionaryAugmenter().generate([], context(pool))
+    assert tagged(synthetic) == {
+        "d1:0": [("Lung cancer", "Disease"), ("LC", "Disease")],
+        "d1:1": [("LC", "Disease")],
+    }
+    assert synthetic.stats["dictionary/short_forms_defined"] == 1
+    without = KBDictionaryAugmenter(short_forms=False).generate([], context(pool))
+    assert tagged(without) == {"d1:0": [("Lung cancer", "Disease")]}
+
+
+def test_a_short_form_ends_at_the_parenthesis_that_closes_its_own() -> None:
+    """A formula with its own parentheses is no short form cut at the first ")"."""
+    pool = [
+        unlabelled("e:0", "Lithium carbonate ( LiCO ( 3 ) ) was given .", "e"),
+        unlabelled("e:1", "LiCO ( 3 ) helps .", "e"),
+    ]
+    synthetic = KBDictionaryAugmenter().generate([], context(pool))
+    assert tagged(synthetic) == {"e:0": [("Lithium carbonate", "Chemical")]}
+    assert synthetic.stats["dictionary/short_forms_defined"] == 0
+
+
+def test_kb_names_written_as_short_forms_are_matched_only_on_request() -> None:
+    kb = InMemoryKB(
+        [Concept("MESH:D005955", "G6PD Deficiency", ("G6PD",), ("T047",), "DISO", {}, "mesh")]
+    )
+    pool = [unlabelled("g:0", "G6PD activity was low in G6PD deficiency .")]
+    default = KBDictionaryAugmenter().generate([], context(pool, kb))
+    assert tagged(default) == {"g:0": [("G6PD deficiency", "Disease")]}
+    on = KBDictionaryAugmenter(kb_short_forms=True).generate([], context(pool, kb))
+    assert tagged(on) == {"g:0": [("G6PD", "Disease"), ("G6PD deficiency", "Disease")]}
+
+
+def test_test_sentences_are_never_tagged_and_the_cap_is_seeded() -> None:
+    pool = [unlabelled(f"p:{i}", f"Case {i} had lung cancer .") for i in range(6)]
+    test = [Sentence("t:0", list(pool[0].tokens))]
+    capped = KBDictionaryAugmenter(max_sentences=3)
+    first = capped.generate([], context(pool, test_sentences=test))
+    again = capped.generate([], context(pool, test_sentences=test))
+    assert "p:0" not in tagged(first)
+    assert first.stats["leaked_dropped"] == 1
+    assert len(first) == 3 and first.stats["capped_dropped"] == 2
+    assert list(tagged(first)) == list(tagged(again))
+    other_seed = capped.generate([], context(pool, test_sentences=test, seed=7))
+    assert len(other_seed) == 3
+
+
+def four_type_world() -> tuple[InMemoryKB, dict[str, list[str]], dict[str, list[str]]]:
+    """NCBI-Disease's shape: four labels in one group; a class is a concept with children."""
+    concepts = [
+        Concept("MESH:D009369", "Neoplasms", ("Tumors", "Cancer"), ("T191",), "DISO", {}, "mesh"),
+        Concept("MESH:D001943", "Breast Cancer", (), ("T191",), "DISO", {}, "mesh"),
+        Concept("MESH:D008175", "Lung Cancer", (), ("T191",), "DISO", {}, "mesh"),
+        Concept("MESH:D010051", "Ovarian Cancer", (), ("T191",), "DISO", {}, "mesh"),
+        Concept("MESH:D012175", "Retinoblastoma", (), ("T191",), "DISO", {}, "mesh"),
+    ]
+    is_a = [(c.concept_id, "MESH:D009369") for c in concepts[1:]]
+    labels = ["SpecificDisease", "DiseaseClass", "Modifier", "CompositeMention"]
+    groups = {label: ["DISO"] for label in labels}
+    relations = {"CompositeMention": []}
+    return InMemoryKB(concepts, is_a), groups, relations
+
+
+def test_labels_sharing_a_group_are_chosen_by_a_tree_learnt_on_the_sample() -> None:
+    kb, groups, relations = four_type_world()
+    sample = [
+        Sentence(
+            "s:0",
+            tokenize("Tumors and breast cancer are common ."),
+            [Span(0, 1, "DiseaseClass"), Span(2, 4, "SpecificDisease")],
+        ),
+        Sentence("s:1", tokenize("The lung cancer gene ."), [Span(1, 3, "Modifier")]),
+        Sentence("s:2", tokenize("Cancer is rare ."), [Span(0, 1, "DiseaseClass")]),
+        Sentence("s:3", tokenize("Retinoblastoma is rare ."), [Span(0, 1, "SpecificDisease")]),
+        Sentence("s:4", tokenize("Breast cancer patients ."), [Span(0, 2, "Modifier")]),
+        Sentence("s:5", tokenize("Breast and lung cancer ."), [Span(0, 4, "CompositeMention")]),
+    ]
+    pool = [
+        unlabelled("u:0", "Ovarian cancer caused pain ."),
+        unlabelled("u:1", "Most tumors spread ."),
+        unlabelled("u:2", "An ovarian cancer gene ."),
+    ]
+    ctx = context(pool, kb, labels=list(groups), label_groups=groups, label_relations=relations)
+    synthetic = KBDictionaryAugmenter().generate(sample, ctx)
+    assert tagged(synthetic) == {
+        "u:0": [("Ovarian cancer", "SpecificDisease")],
+        "u:1": [("tumors", "DiseaseClass")],
+        "u:2": [("ovarian cancer", "Modifier")],
+    }
+    # the composite mention trains nothing: no single name may take its label
+    assert synthetic.stats["label_tree_mentions"] == 6
+
+
+def test_mention_features_read_the_kb_and_the_sentence() -> None:
+    tokens = tokenize("DMD patients and tumors .")
+    assert mention_features(tokens, 0, 1, children=0) == (0.0, 0.0, 1.0, 1.0)
+    plural_class = mention_features(tokens, 3, 4, children=4)
+    assert plural_class[1:] == (1.0, 0.0, 0.0) and plural_class[0] > 1.0
+
+
+def test_bad_settings_and_missing_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_sentences"):
+        KBDictionaryAugmenter(max_sentences=0)
+    with pytest.raises(ValueError, match="got none"):
+        KBDictionaryAugmenter().generate([], context([]))
+    with pytest.raises(ValueError, match="knowledge base"):
+        KBDictionaryAugmenter().generate([], context([unlabelled("x", "x")], kb=None))
+    with pytest.raises(ValueError, match="label_groups"):
+        KBDictionaryAugmenter().generate([], context([unlabelled("x", "x")], label_groups={}))
+
+
+def test_combined_augmenter_pools_its_parts_and_keeps_their_stats() -> None:
+    sample = [breast_lithium()]
+    pool = [unlabelled("a:0", "Patients with lung cancer received lithium carbonate .")]
+    substitution = KBSubstitutionAugmenter(name="umls_synonyms", relations=["synonym"])
+    combined = CombinedAugmenter(
+        {"substitution": substitution, "dictionary": KBDictionaryAugmenter(), "none": NoAugmenter()}
+    )
+    pooled = combined.generate(sample, context(pool))
+    alone = substitution.generate(sample, context(pool))
+    assert {s.augmenter for s in pooled} == {"umls_synonyms", "kb_dictionary"}
+    assert len(pooled) == len(alone) + 1
+    assert pooled.stats["sentences"] == len(pooled)
+    assert pooled.stats["substitution/sentences"] == len(alone)
+    assert pooled.stats["dictionary/dictionary/names"] > 0
+    assert pooled.stats["leaked_dropped"] == 0
+    with pytest.raises(ValueError, match="no parts"):
+        CombinedAugmenter({})
