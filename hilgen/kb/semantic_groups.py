@@ -213,6 +213,7 @@ MESH_BRANCH_TYPES: dict[str, str] = {
     "G03": "T044",  # Metabolism
     "G04": "T043",  # Cell Physiological Phenomena
     "G05": "T045",  # Genetic Phenomena
+    "G05.360.340": "T028",  # Genome (Genes, Genes BRCA1, Genome Human...): Gene or Genome
     "G06": "T070",  # Microbiological Phenomena
     "G12": "T042",  # Immune System Phenomena
     "G16": "T038",  # Biological Phenomena

@@ -57,7 +57,7 @@ CREATE INDEX edges_parent ON edges (parent);
 """
 
 # Vocabularies whose shared codes mean "the same concept"; ICD and the like group broadly.
-IDENTITY_VOCABS = ("MESH", "MONDO", "DOID", "HP", "OMIM", "UMLS")
+IDENTITY_VOCABS = ("MESH", "MONDO", "DOID", "HP", "OMIM", "UMLS", "CHEBI", "HGNC", "FPLX")
 
 NAME_PREFERRED, NAME_SYNONYM, NAME_INDEX_ONLY = 0, 1, 2
 
@@ -83,6 +83,12 @@ VOCAB_ALIASES: dict[str, str] = {
     "ORPHANET": "ORPHANET",
     "NCI": "NCIT",
     "NCIT": "NCIT",
+    "NCBIGENE": "NCBIGENE",
+    "NCBI_GENE": "NCBIGENE",
+    "ENTREZ": "NCBIGENE",
+    "EGID": "NCBIGENE",
+    "UP": "UNIPROT",
+    "UNIPROT": "UNIPROT",
 }
 _DATED_SNOMED = re.compile(r"SNOMEDCT_US_\d{4}_\d{2}_\d{2}")
 _BARE_MESH = re.compile(r"[CD]\d{6,9}")
