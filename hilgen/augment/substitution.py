@@ -47,7 +47,9 @@ from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
+from hilgen.kb.label_groups import negative_names
 from hilgen.kb.names import natural_order
+from hilgen.kb.semantic_groups import concept_in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -383,7 +385,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 groups = context.label_groups[span.label]
                 links = context.linker.link(mention.text, span.concept_ids, groups)
                 # A gold ID may still point outside the label's groups (e.g. a gene).
-                on_label = [link for link in links if link.concept.semantic_group in groups]
+                on_label = [link for link in links if concept_in_scope(link.concept, groups)]
                 link = on_label[0] if on_label else None
                 if link is None or link.score < self.min_link_score:
                     counts["mentions_unlinked"] += 1
@@ -492,7 +494,7 @@ class KBSubstitutionAugmenter(Augmenter):
         return [related[i] for i in order]
 
     def _reject_concept(self, related: RelatedConcept, allowed_groups: set[str]) -> str:
-        if related.concept.semantic_group not in allowed_groups:
+        if not concept_in_scope(related.concept, allowed_groups):
             return "other_group"
         if self.filters.drop_supplementary and is_supplementary(related.concept):
             return "supplementary"
@@ -526,7 +528,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 counts["rejected/duplicate"] += 1
                 continue
             if self.filters.drop_cross_group_names and any(
-                other.semantic_group and other.semantic_group not in allowed_groups
+                other.semantic_group and not concept_in_scope(other, allowed_groups)
                 for other in kb.find_by_name(checked)
             ):
                 counts["rejected/other_label_name"] += 1
@@ -544,16 +546,9 @@ class KBSubstitutionAugmenter(Augmenter):
         with entities (BASELINE.md trap 2)."""
         if self.negatives_per_mention < 1:
             return []
-        allowed = {g for groups in context.label_groups.values() for g in groups}
-        groups = [g for g in self.negative_groups if g not in allowed]
-        concepts = kb.sample_concepts(groups, self.negative_pool_size, seed)
-        names: list[tuple[str, str]] = []
-        for concept in concepts:
-            name = concept.preferred_name
-            if any(c.semantic_group in allowed for c in kb.find_by_name(name)):
-                continue  # also a name of an on-label concept: not a safe negative
-            names.append((name, concept.concept_id))
-        return names
+        return negative_names(
+            kb, self.negative_groups, context.label_groups, self.negative_pool_size, seed
+        )
 
     def _negatives_for(
         self,
