@@ -428,6 +428,7 @@ def test_genes_from_hgnc_mgi_rgd_under_famplex_families(kb: SqliteKnowledgeBase)
     assert kb.concept("HGNC:1102") is None  # a pseudogene
     assert kb.concept("HGNC:6") is None  # a withdrawn symbol
     mouse = kb.concept("MGI:104537")  # two rows, one gene
+    assert mouse.is_supplementary and not brca1.is_supplementary
     assert mouse.synonyms == ("Brcc1",) and mouse.xrefs["ENSEMBL"] == ("ENSMUSG1", "ENSMUSG2")
     assert kb.concept("RGD:2218").synonyms == ("RNF53", "BRCC1")
     assert kb.parents("MGI:104537") == []  # orthologs are not is-a
@@ -454,7 +455,9 @@ def test_chebi_is_joined_to_mesh_and_hangs_under_it(kb: SqliteKnowledgeBase) -> 
     assert analogue.source == "CHEBI" and analogue.semantic_group == "CHEM"
     assert analogue.semantic_types == ("T197",)  # under inorganic molecular entity
     assert names(kb.parents("CHEBI:99001")) == ["Cisplatin"]  # has_role is not a parent
-    assert names(kb.children("D002945")) == ["transplatin analogue"]
+    # Filed under MeSH headings like MeSH's own supplementary records, and marked like them.
+    assert analogue.is_supplementary and kb.children("D002945") == []
+    assert "transplatin analogue" in names(kb.children("D002945", include_supplementary=True))
     assert kb.concept("CHEBI:99002").semantic_types == ("T109", "T116")
     assert kb.concept("CHEBI:23888").semantic_types == ("T121",)  # drug, a role
     assert kb.concept("CHEBI:50906").semantic_types == ("T120",)
@@ -464,19 +467,22 @@ def test_chebi_is_joined_to_mesh_and_hangs_under_it(kb: SqliteKnowledgeBase) -> 
 def test_scopes_with_types_reach_the_store_and_the_linker(
     kb: SqliteKnowledgeBase, tmp_path: Path
 ) -> None:
-    peptides = {c.concept_id for c in kb.sample_concepts(["T116"], 10)}
+    assert {c.concept_id for c in kb.sample_concepts(["T197"], 10)} == {"MESH:D002945"}
+    both = {c.concept_id for c in kb.sample_concepts(["T197", "T191"], 100)}
+    assert "MESH:D002945" in both and "MESH:D001943" in both and "MESH:D001285" not in both
+    assert kb.sample_concepts(["T116"], 10) == []  # ChEBI-only: supplementary
+    peptides = {cid for _, cid, _ in kb.iter_names(["T116"])}
     assert peptides == {"CHEBI:16670", "CHEBI:99002"}
-    both = {c.concept_id for c in kb.sample_concepts(["T116", "T191"], 100)}
-    assert "CHEBI:99002" in both and "MESH:D001943" in both and "MESH:D002945" not in both
     assert {cid for _, cid, _ in kb.iter_names(["T121"])} == {"CHEBI:23888"}
     linker = Linker(kb, threshold=0.6, cache_dir=tmp_path)
     assert linker.link("breast cancers", groups={"T028"}) == []
     assert linker.link("breast cancers", groups={"T191"})[0].concept.concept_id.startswith(
         ("MONDO", "MESH")
     )
-    assert linker.link("glutathione like peptides", groups={"T116"})[0].concept.concept_id == (
+    assert linker.link("glutathione-like peptide", groups={"T116"})[0].concept.concept_id == (
         "CHEBI:99002"
     )
+    assert linker.link("glutathione-like peptide", groups={"T197"}) == []
 
 
 def test_stats_command_lists_groups_and_types(

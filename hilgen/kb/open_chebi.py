@@ -5,7 +5,11 @@ synonyms, no cross-references) and a MeSH -> ChEBI mapping table (`mesh_mappings
 ChEBI entity that the table maps to a MeSH record, or whose name is the name of exactly one
 MeSH chemical, is that MeSH concept: the MeSH record gains its ChEBI ID and keeps its own
 names, types and tree. The others become ChEBI concepts whose ``is_a`` parents point at the
-MeSH concept where the parent was joined, so ChEBI-only chemicals hang under MeSH headings.
+MeSH concept where the parent was joined, so ChEBI-only chemicals hang under MeSH headings,
+as MeSH's own supplementary chemical records do, and are marked supplementary like them: they
+link by name and ID and have parents, but are not offered as a heading's children, siblings or
+negatives (unneeded for BC5CDR's MeSH-linked chemicals, where as regular concepts their
+IUPAC-style names filled the neighbour pools and halved the accepted replacements).
 Only ``is_a`` is a parent (``has_role``, ``is_conjugate_base_of`` and the like are not kinds
 of the thing).
 
@@ -75,6 +79,7 @@ def read_chebi(data: bytes) -> list[ConceptRecord]:
                 preferred_name=str(entry["name"]),
                 semantic_group="CHEM",
                 source="CHEBI",
+                is_supplementary=True,
                 xrefs=xrefs,
                 parents=[str(parent) for parent in entry.get("relations", {}).get("is_a", [])],
             )

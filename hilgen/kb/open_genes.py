@@ -9,7 +9,10 @@ families: a gene label's replacements may then come from a gene's family (its pa
 family's other members (its siblings), which a protein type in CHEM would put off-label. The
 mouse and rat columns of HGNC name orthologs, not the same concept and not a parent, so they
 are not used; HGNC's table carries no gene groups, so human genes outside FamPlex have no
-parent. Pseudogenes (a third of HGNC, named after their gene plus a P-number) are left out.
+parent. MGI and RGD genes are marked supplementary: symbol-only and twice as many as the human
+genes, they link and give synonyms but are not drawn as negatives (where 'ENSRNOG00000069146'
+and 'LOC120096875' made most of BC5CDR's) nor offered as another concept's neighbours.
+Pseudogenes (a third of HGNC, named after their gene plus a P-number) are left out.
 """
 
 from __future__ import annotations
@@ -69,8 +72,8 @@ def read_hgnc(data: bytes) -> list[ConceptRecord]:
 
 
 def read_model_organism(data: bytes, prefix: str) -> list[ConceptRecord]:
-    """MGI or RGD genes: ID, symbol, synonyms (``;``), Ensembl IDs (``;``). A gene listed on
-    several rows (MGI lists one row per Ensembl ID) is one record with all their IDs."""
+    """MGI or RGD genes (supplementary records): ID, symbol, synonyms (``;``), Ensembl IDs
+    (``;``). A gene on several rows (MGI lists one per Ensembl ID) is one record."""
     name = MODEL_ORGANISM_ENTRIES[prefix]
     records: dict[str, ConceptRecord] = {}
     for row in header_rows(data, name, ("ID", "symbol", "synonyms", "ensembl")):
@@ -81,6 +84,7 @@ def read_model_organism(data: bytes, prefix: str) -> list[ConceptRecord]:
         if record is None:
             record = records[concept_id] = _gene(concept_id, row["symbol"], [], prefix)
             record.xrefs = [(prefix, row["ID"])]
+            record.is_supplementary = True
         record.synonyms += split_field(row["synonyms"], ";")
         record.xrefs += [("ENSEMBL", gene) for gene in split_field(row["ensembl"], ";")]
     return list(records.values())
