@@ -27,7 +27,7 @@ from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.evaluate.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
 from hilgen.io import atomic_write_text
 from hilgen.kb.base import KnowledgeBase
-from hilgen.kb.label_groups import LabelGroupsSpec, resolve_label_groups
+from hilgen.kb.label_groups import LabelGroupsError, LabelGroupsSpec, resolve_label_groups
 from hilgen.kb.linker import Linker
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.tracking.mlflow_tracking import Tracker, config_as_dict, git_commit
@@ -169,10 +169,14 @@ def unlabelled_train(data: FewShotData) -> list[Sentence]:
 
 
 def resolve_labels(data: FewShotData, kb: KnowledgeBase, linker: Linker) -> dict[str, list[str]]:
-    """Each label's groups and types, `auto` chosen from the sample; says what it chose."""
-    resolved = resolve_label_groups(
-        data.label_groups, data.corpus.labels, data.sample.sentences, kb, linker
-    )
+    """Each label's groups and types, `auto` chosen from the sample; says what it chose. A
+    scope that cannot be used stops the run with its one-line message, not a traceback."""
+    try:
+        resolved = resolve_label_groups(
+            data.label_groups, data.corpus.labels, data.sample.sentences, kb, linker
+        )
+    except LabelGroupsError as error:
+        raise SystemExit(f"error: {error}") from None
     for line in resolved.choices:
         log.info(line)
         print(line)

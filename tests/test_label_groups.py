@@ -56,7 +56,8 @@ def test_unknown_name_is_one_message_naming_the_label_and_the_fix() -> None:
         resolve({"Chemical": ["CHEM"], "Disease": ["DISO"], "Gene": ["GENES"]})
     message = str(raised.value)
     assert "label 'Gene'" in message and "'GENES'" in message
-    assert "dataset.label_groups={Gene:[LIVB]}" in message and "{Gene:auto}" in message
+    assert "Did you mean 'GENE'?" in message and "dataset.label_groups={Gene:[GENE]}" in message
+    assert "{Gene:auto}" in message
     with pytest.raises(LabelGroupsError, match="give a mapping"):
         resolve("everything")
 
@@ -136,3 +137,16 @@ def test_conll_label_groups_override_needs_no_plus() -> None:
         auto = compose("generate", overrides=[*paths, "dataset.label_groups=auto"])
     assert pinned.dataset.label_groups == {"Species": ["T204"]}
     assert auto.dataset.label_groups == "auto"
+
+
+def test_pipeline_stops_on_a_bad_scope_with_the_message_alone() -> None:
+    class Data:
+        label_groups = {"Species": ["Eukaryotes"]}
+        corpus = type("C", (), {"labels": ["Species"]})()
+        sample = type("S", (), {"sentences": []})()
+
+    kb = demo_kb()
+    with pytest.raises(SystemExit) as stopped:
+        pipeline.resolve_labels(Data(), kb, FixtureLinker(kb))  # type: ignore[arg-type]
+    assert str(stopped.value).startswith("error: dataset.label_groups: label 'Species'")
+    assert "Did you mean 'Eukaryote'?" in str(stopped.value)

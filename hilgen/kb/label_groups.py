@@ -9,6 +9,7 @@ Negative examples come from `negative_groups`, less any group or type a label us
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,12 +60,15 @@ def canonical_scope(
         elif text.casefold() in _TYPE_BY_NAME:
             scope.append(_TYPE_BY_NAME[text.casefold()])
         else:
+            known = [*sorted(SEMANTIC_GROUPS), *(name for name, _ in SEMANTIC_TYPES.values())]
+            close = difflib.get_close_matches(text, known, n=1, cutoff=0.5) or ["DISO"]
             raise LabelGroupsError(
                 f"{setting}: label {label!r} names {text!r}, which is neither a "
                 f"semantic group ({', '.join(sorted(SEMANTIC_GROUPS))}) nor a semantic type "
                 "(a TUI such as T204, or its exact name such as Eukaryote; `python -m "
-                f"hilgen.kb stats` lists them). Fix it, e.g. dataset.label_groups="
-                f"{{{label}:[LIVB]}}, or use dataset.label_groups={{{label}:auto}}."
+                f"hilgen.kb stats` lists them). Did you mean {close[0]!r}? Fix it, e.g. "
+                f"dataset.label_groups={{{label}:[{close[0]}]}}, or let the sample choose: "
+                f"dataset.label_groups={{{label}:auto}}."
             )
     return list(dict.fromkeys(scope))
 
