@@ -25,6 +25,9 @@ from hilgen.evaluate.metrics import Scores, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.io import atomic_write_text
+from hilgen.kb.base import KnowledgeBase
+from hilgen.kb.label_groups import LabelGroupsError, LabelGroupsSpec, resolve_label_groups
+from hilgen.kb.linker import Linker
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.reporting.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
 from hilgen.tracking.mlflow_tracking import Tracker, config_as_dict, git_commit
@@ -114,7 +117,8 @@ class FewShotData:
     """What a run learns from and is judged on, before any augmentation."""
 
     corpus: Corpus
-    label_groups: dict[str, list[str]]
+    # As configured (groups, types or "auto") until `generate_synthetic` resolves it.
+    label_groups: dict[str, list[str]] | LabelGroupsSpec
     label_relations: dict[str, list[str]]
     relation_labels: dict[str, dict[str, str]]
     sample: KShotSample
@@ -164,6 +168,23 @@ def unlabelled_train(data: FewShotData) -> list[Sentence]:
     ]
 
 
+def resolve_labels(data: FewShotData, kb: KnowledgeBase, linker: Linker) -> dict[str, list[str]]:
+    """Each label's groups and types, `auto` chosen from the sample; says what it chose. A
+    scope that cannot be used stops the run with its one-line message, not a traceback."""
+    try:
+        resolved = resolve_label_groups(
+            data.label_groups, data.corpus.labels, data.sample.sentences, kb, linker
+        )
+    except LabelGroupsError as error:
+        raise SystemExit(f"error: {error}") from None
+    for line in resolved.choices:
+        log.info(line)
+        print(line)
+    for line in resolved.warnings:
+        log.warning(line)
+    return resolved.groups
+
+
 def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet, Path | None]:
     """The configured augmenter's synthetic set for the sample, through the on-disk cache.
 
@@ -175,9 +196,11 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         return SyntheticSet(), None
     uses_llm = bool(getattr(augmenter, "uses_llm", False))
     kb = instantiate(cfg.kb)
+    linker = instantiate(cfg.linker, kb=kb)
+    data.label_groups = resolve_labels(data, kb, linker)
     context = AugmentContext(
         kb=kb,
-        linker=instantiate(cfg.linker, kb=kb),
+        linker=linker,
         labels=data.corpus.labels,
         label_groups=data.label_groups,
         label_relations=data.label_relations,
@@ -228,6 +251,7 @@ def log_few_shot_data(tracker: Tracker, data: FewShotData, output_dir: Path) -> 
     write_sentences_jsonl(output_dir / "data" / "few_shot_sample.jsonl", data.sample.sentences)
     write_sentences_jsonl(output_dir / "data" / "dev_sample.jsonl", data.dev)
     tracker.log_artifact(output_dir / "data")
+    tracker.set_tags({"label_groups": json.dumps(data.label_groups, sort_keys=True)})
     tracker.log_metrics(
         {
             "sample_sentences": len(data.sample.sentences),

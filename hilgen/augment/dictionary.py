@@ -50,6 +50,7 @@ from hilgen.augment.substitution.short_forms import looks_like_abbreviation, sta
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.names import normalise_name
+from hilgen.kb.semantic_groups import groups_of_scope
 
 # Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
 _INNER_JOINERS = frozenset({"-", "/", "'"})
@@ -210,7 +211,8 @@ class KBDictionaryAugmenter(Augmenter):
         for label in context.labels:
             if context.label_relations.get(label, None) == []:
                 continue  # keeps no KB relation: no single concept name has this label
-            for group in context.label_groups.get(label, ()):
+            # A type in a label's scope matches at the level of its group here.
+            for group in groups_of_scope(context.label_groups.get(label, ())):
                 out[group].append(label)
         if not out:
             raise ValueError(

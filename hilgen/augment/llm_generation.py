@@ -55,6 +55,7 @@ from hilgen.augment.base import (
 )
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
+from hilgen.kb.semantic_groups import concept_in_scope
 from hilgen.llm.parsing import (
     locate_entities,
     merge_spans,
@@ -377,7 +378,7 @@ class LLMAugmenter(Augmenter):
             )
         text = " ".join(draft.tokens[span.start : span.end])
         links = context.linker.link(text, (), groups)
-        return any(link.concept.semantic_group in groups for link in links)
+        return any(concept_in_scope(link.concept, groups) for link in links)
 
     def _synthetic(self, draft: _Draft, spans: list[Span]) -> SyntheticSentence:
         request = draft.request

@@ -69,13 +69,18 @@ class NerDataset(ABC):
         label_map: Mapping[str, str | None] | None = None,
         sensitive: bool = False,
         preparer: CorpusPreparer | None = None,
-        label_groups: Mapping[str, Sequence[str]] | None = None,
+        label_groups: Mapping[str, Sequence[str] | str] | str | None = None,
         label_relations: Mapping[str, Sequence[str]] | None = None,
         relation_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.name = name
-        # UMLS semantic groups each label's synthetic replacements may come from.
-        self.label_groups = {k: list(v) for k, v in (label_groups or {}).items()}
+        # UMLS semantic groups or types each label's synthetic replacements may come from, or
+        # "auto" (for all labels or one): hilgen.kb.label_groups resolves them for a run.
+        self.label_groups: dict[str, list[str] | str] | str = (
+            label_groups
+            if isinstance(label_groups, str)
+            else {k: v if isinstance(v, str) else list(v) for k, v in (label_groups or {}).items()}
+        )
         # KB relations that keep a label (a label not listed keeps every relation).
         self.label_relations = {k: list(v) for k, v in (label_relations or {}).items()}
         # KB relations whose names take another label ({"SpecificDisease": {"parent": ...}}).

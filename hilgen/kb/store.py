@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from hilgen.io import atomic_path
 from hilgen.kb.base import Concept, RelatedConcept
 from hilgen.kb.names import natural_names, normalise_name
+from hilgen.kb.semantic_groups import is_semantic_type
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ CREATE INDEX edges_parent ON edges (parent);
 """
 
 # Vocabularies whose shared codes mean "the same concept"; ICD and the like group broadly.
-IDENTITY_VOCABS = ("MESH", "MONDO", "DOID", "HP", "OMIM", "UMLS")
+IDENTITY_VOCABS = ("MESH", "MONDO", "DOID", "HP", "OMIM", "UMLS", "CHEBI", "HGNC", "FPLX")
 
 NAME_PREFERRED, NAME_SYNONYM, NAME_INDEX_ONLY = 0, 1, 2
 
@@ -83,6 +85,12 @@ VOCAB_ALIASES: dict[str, str] = {
     "ORPHANET": "ORPHANET",
     "NCI": "NCIT",
     "NCIT": "NCIT",
+    "NCBIGENE": "NCBIGENE",
+    "NCBI_GENE": "NCBIGENE",
+    "ENTREZ": "NCBIGENE",
+    "EGID": "NCBIGENE",
+    "UP": "UNIPROT",
+    "UNIPROT": "UNIPROT",
 }
 _DATED_SNOMED = re.compile(r"SNOMEDCT_US_\d{4}_\d{2}_\d{2}")
 _BARE_MESH = re.compile(r"[CD]\d{6,9}")
@@ -211,6 +219,19 @@ def _write_database(
         }
     finally:
         connection.close()
+
+
+def _scope_condition(scope: Iterable[str], table: str = "") -> tuple[str, tuple[str, ...]]:
+    """A WHERE condition for concepts of some semantic groups or TUIs, and its parameters."""
+    wanted = sorted(set(scope))
+    groups = [name for name in wanted if not is_semantic_type(name)]
+    types = [name for name in wanted if is_semantic_type(name)]
+    conditions = []
+    if groups:
+        conditions.append(f"{table}semantic_group IN ({','.join('?' * len(groups))})")
+    conditions += [f"('|' || {table}semantic_types || '|') LIKE ?" for _ in types]
+    parameters = (*groups, *(f"%|{tui}|%" for tui in types))
+    return f"({' OR '.join(conditions) or '0'})", parameters
 
 
 class KnowledgeBaseFileError(RuntimeError):
@@ -512,40 +533,54 @@ class SqliteKnowledgeBase:
     # -- bulk access for the linker and statistics -----------------------------------------------
 
     def sample_concepts(self, groups: Iterable[str], count: int, seed: int = 0) -> list[Concept]:
-        """Concepts of `groups` (no supplementary records) in a seeded pseudo-random order.
+        """Concepts of `groups` (semantic groups or TUIs; no supplementary records) in a
+        seeded pseudo-random order.
 
         The order is a multiplicative hash of the row id, so a seed gives the same sample on
         every machine without reading the whole table.
         """
-        wanted = sorted(set(groups))
-        if not wanted or count < 1:
+        scope, parameters = _scope_condition(groups)
+        if not parameters or count < 1:
             return []
-        marks = ",".join("?" * len(wanted))
         rows = self._query(
-            f"SELECT id FROM concepts WHERE semantic_group IN ({marks}) AND is_supplementary = 0 "
+            f"SELECT id FROM concepts WHERE {scope} AND is_supplementary = 0 "
             "ORDER BY (id * 2654435761 + ?) % 4294967291 LIMIT ?",
-            (*wanted, seed, count),
+            (*parameters, seed, count),
         )
         return [self._concept_cache(row) for (row,) in rows]
+
+    def concept_ids_in(self, groups: Iterable[str]) -> set[str]:
+        """IDs of every concept of `groups` (semantic groups or TUIs)."""
+        scope, parameters = _scope_condition(groups)
+        if not parameters:
+            return set()
+        return {
+            concept_id
+            for (concept_id,) in self._query(
+                f"SELECT concept_id FROM concepts WHERE {scope}", parameters
+            )
+        }
 
     def iter_names(
         self, groups: Iterable[str] | None = None, include_supplementary: bool = True
     ) -> Iterator[tuple[str, str, str]]:
         """(normalised name, concept ID, semantic group) for every shown or matched name,
-        optionally within semantic groups and without MeSH supplementary records."""
+        optionally within semantic groups (or TUIs) and without MeSH supplementary records."""
         sql = (
             "SELECT names.norm, concepts.concept_id, concepts.semantic_group FROM names "
             "JOIN concepts ON names.concept = concepts.id WHERE 1"
         )
-        wanted = sorted(set(groups)) if groups else []
-        if wanted:
-            sql += f" AND concepts.semantic_group IN ({','.join('?' * len(wanted))})"
+        parameters: tuple[str, ...] = ()
+        if groups:
+            scope, parameters = _scope_condition(groups, "concepts.")
+            sql += f" AND {scope}"
         if not include_supplementary:
             sql += " AND concepts.is_supplementary = 0"
-        yield from self._query(sql + " ORDER BY names.rowid", tuple(wanted))
+        yield from self._query(sql + " ORDER BY names.rowid", parameters)
 
     def stats(self) -> dict[str, int]:
-        """Counts of concepts (by source and group), names, cross-references and is-a edges."""
+        """Counts of concepts (by source, group and semantic type), names, cross-references,
+        is-a edges and supplementary records."""
         counts: dict[str, int] = {}
         for table in ("concepts", "names", "xrefs", "edges"):
             counts[table] = self._query(f"SELECT COUNT(*) FROM {table}")[0][0]
@@ -555,6 +590,13 @@ class SqliteKnowledgeBase:
             "SELECT semantic_group, COUNT(*) FROM concepts GROUP BY semantic_group"
         ):
             counts[f"group {group or '(none)'}"] = count
+        by_type: Counter[str] = Counter()
+        for types, count in self._query(
+            "SELECT semantic_types, COUNT(*) FROM concepts GROUP BY semantic_types"
+        ):
+            for tui in types.split("|") if types else ["(none)"]:
+                by_type[tui] += count
+        counts.update({f"type {tui}": count for tui, count in sorted(by_type.items())})
         counts["supplementary"] = self._query(
             "SELECT COUNT(*) FROM concepts WHERE is_supplementary = 1"
         )[0][0]

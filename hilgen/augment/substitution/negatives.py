@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from hilgen.augment.base import AugmentContext
 from hilgen.kb.base import KnowledgeBase
+from hilgen.kb.label_groups import negative_names
 
 
 @dataclass(frozen=True)
 class NegativeSampler:
     """Off-label KB names to put in a mention's place, tagged O: `per_mention` per mention
-    (0 = off), drawn from a pool of `pool_size` concepts of the semantic `groups` that no label
-    of the dataset allows."""
+    (0 = off), drawn from a pool of `pool_size` concepts of the semantic groups or types in
+    `groups`, less any a label of the dataset covers."""
 
     per_mention: int = 0
     groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC")
@@ -26,13 +27,4 @@ class NegativeSampler:
         as "exon" or "allele" as diseases)."""
         if self.per_mention < 1:
             return []
-        allowed = {g for groups in context.label_groups.values() for g in groups}
-        groups = [g for g in self.groups if g not in allowed]
-        concepts = kb.sample_concepts(groups, self.pool_size, seed)
-        names: list[tuple[str, str]] = []
-        for concept in concepts:
-            name = concept.preferred_name
-            if any(c.semantic_group in allowed for c in kb.find_by_name(name)):
-                continue  # also a name of an on-label concept: not a safe negative
-            names.append((name, concept.concept_id))
-        return names
+        return negative_names(kb, self.groups, context.label_groups, self.pool_size, seed)
