@@ -49,6 +49,11 @@ class ModelLoadError(ValueError):
     """A model URI that names no loadable hilgen model; the message says what to do."""
 
 
+# A record's values are of several types (ints, strings, a list of entities): MLflow reads the
+# `Any` in `predict`'s type hints as "not validated" and says so, when the class is defined.
+warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType.*")
+
+
 class TaggerModel(mlflow.pyfunc.PythonModel):
     """The pyfunc face of a `DocumentTagger`: texts in, one entity record per text out."""
 
@@ -80,18 +85,15 @@ def log_tagger_model(directory: Path, registered_name: str | None = None) -> dic
     under `registered_name`); return its size and the seconds logging took, as metrics."""
     card = read_card(directory)
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        # the records' values are of several types (ints, strings, a list of entities)
-        warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType.*")
-        mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT_PATH,
-            python_model=TaggerModel(),
-            artifacts={"tagger": str(directory)},
-            input_example=INPUT_EXAMPLE,
-            pip_requirements=pip_requirements(),
-            registered_model_name=registered_name,
-            metadata={"hilgen_kind": card.kind, "labels": card.labels, "dataset": card.dataset},
-        )
+    mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT_PATH,
+        python_model=TaggerModel(),
+        artifacts={"tagger": str(directory)},
+        input_example=INPUT_EXAMPLE,
+        pip_requirements=pip_requirements(),
+        registered_model_name=registered_name,
+        metadata={"hilgen_kind": card.kind, "labels": card.labels, "dataset": card.dataset},
+    )
     return {
         "model/size_mb": directory_size(directory) / 1e6,
         "model/log_seconds": time.perf_counter() - started,
