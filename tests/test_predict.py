@@ -5,8 +5,13 @@ errors."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +24,10 @@ from mlflow.tracking import MlflowClient
 
 from hilgen import load_tagger, pipeline, prediction
 from hilgen.data.conll import read_conll
+from hilgen.ensemble.runner import run_ensembles
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 from hilgen.inference.documents import entities_from_tags, from_sentences
-from hilgen.tracking.tagger_model import ModelLoadError
+from hilgen.tracking.tagger_model import ModelLoadError, download_tagger, log_tagger_model
 
 TEST_SENTENCES = 12
 TINY = [
@@ -87,7 +93,7 @@ def predict_config(run: TrainedRun, tmp_path: Path, *overrides: str):
     )
 
 
-def test_a_training_run_logs_its_tagger_as_a_model(trained_run: TrainedRun) -> None:
+def test_a_training_run_logs_its_tagger_as_a_model(trained_run: TrainedRun, tmp_path: Path) -> None:
     client = MlflowClient(trained_run.tracking_uri)
     run = client.get_run(trained_run.run_id)
     mlflow.set_tracking_uri(trained_run.tracking_uri)
@@ -100,6 +106,14 @@ def test_a_training_run_logs_its_tagger_as_a_model(trained_run: TrainedRun) -> N
     assert metrics["model/log_seconds"] > 0 and metrics["model/export_seconds"] > 0
     info = mlflow.models.get_model_info(f"runs:/{trained_run.run_id}/model")
     assert info.signature is not None and info.saved_input_example_info is not None
+    # the whole logged model stays under 100 MB: the weights are stored once, as artifacts
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{trained_run.run_id}/model", dst_path=str(tmp_path)
+        )
+    )
+    assert sum(p.stat().st_size for p in local.rglob("*") if p.is_file()) < 100e6
+    assert (local / "python_model.pkl").stat().st_size < 10_000
     # the newcomer's summary names the run and the next two commands
     assert f"python predict.py model_uri=runs:/{trained_run.run_id}/model" in trained_run.summary
     assert "make mlflow-ui" in trained_run.summary and "Test F1:" in trained_run.summary
@@ -183,3 +197,102 @@ def test_a_bad_model_uri_is_a_one_line_error_and_writes_nothing(
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: runs:/")
     assert "Traceback" not in result.stderr and not output.exists()
+
+
+def test_an_ensemble_run_logs_a_model_of_its_members_and_rule(
+    trained_run: TrainedRun, tmp_path: Path
+) -> None:
+    """A second member (the trained run's model and predictions logged again under another
+    augmenter) and `ensemble.py ensemble=vote`: the seed's ensemble run holds a model that
+    loads as the vote of the two members' models."""
+    client = MlflowClient(trained_run.tracking_uri)
+    run = client.get_run(trained_run.run_id)
+    mlflow.set_tracking_uri(trained_run.tracking_uri)
+    tagger_dir = download_tagger(trained_run.run_id, tmp_path / "member")
+    with mlflow.start_run(
+        experiment_id=run.info.experiment_id, tags=run.data.tags | {"augmenter": "clone"}
+    ):
+        mlflow.log_metrics(run.data.metrics)
+        mlflow.log_artifact(str(trained_run.output_dir / "predictions"))
+        log_tagger_model(tagger_dir)
+    cfg = compose_config(
+        "ensemble",
+        [
+            f"tracking.tracking_uri={trained_run.tracking_uri}",
+            f"tracking.artifact_root={Path(trained_run.tracking_uri[10:]).parent}/artifacts",
+            f"paths.output_dir={tmp_path}/out",
+            "ensemble=vote",
+            "select.dataset=ncbi_disease_1type",
+        ],
+    )
+    run_ensembles(cfg)
+    (seed_run,) = client.search_runs([run.info.experiment_id], "tags.`hilgen.role` = 'ensemble'")
+    assert seed_run.data.metrics["model/size_mb"] > 160  # two members' weights
+    ensemble = load_tagger(f"runs:/{seed_run.info.run_id}/model", trained_run.tracking_uri)
+    assert ensemble.card.kind == "ensemble" and len(ensemble.tagger.members) == 2
+    single = load_tagger(f"runs:/{trained_run.run_id}/model", trained_run.tracking_uri)
+    texts = ["Ataxia-telangiectasia is a recessive multi-system disorder of children."]
+    assert ensemble.tag(texts) == single.tag(texts)  # a vote of two equal members
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_with_the_same_entity_records(
+    trained_run: TrainedRun, tmp_path: Path
+) -> None:
+    """`mlflow models serve -m runs:/<run_id>/model --env-manager local` on a loopback port:
+    `POST /invocations {"inputs": [...]}` answers with the records the Python API gives."""
+    port = free_port()
+    env = os.environ | {
+        "MLFLOW_TRACKING_URI": trained_run.tracking_uri,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"runs:/{trained_run.run_id}/model",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log_file:
+        server = subprocess.Popen(
+            command, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None, f"the server stopped:\n{log_path.read_text()[-3000:]}"
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"no answer:\n{log_path.read_text()[-3000:]}"
+            time.sleep(1)
+        texts = ["Ataxia-telangiectasia is a recessive multi-system disorder.", "Nothing here."]
+        request = urllib.request.Request(
+            f"{base}/invocations",
+            data=json.dumps({"inputs": texts}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.load(response)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    expected = load_tagger(f"runs:/{trained_run.run_id}/model", trained_run.tracking_uri)
+    assert answer == {"predictions": expected.tag(texts)}

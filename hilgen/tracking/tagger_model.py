@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from hilgen.inference.export import CARD_FILE, ModelFormatError, read_card
+from hilgen.ensemble.combine import CombinationRule
+from hilgen.inference.export import CARD_FILE, ModelFormatError, export_ensemble, read_card
 from hilgen.inference.tagger import DocumentTagger
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,11 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         self.tagger = DocumentTagger.load(context.artifacts["tagger"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # MLflow loads the model to run the input example before it pickles this object: the
+        # weights are in the artifacts, never in python_model.pkl
+        return {}
 
     def predict(
         self, model_input: list[str], params: dict[str, Any] | None = None
@@ -153,3 +161,49 @@ def load_tagger(model_uri: str | Path, tracking_uri: str | None = None) -> Docum
     if not isinstance(python_model, TaggerModel):
         raise ModelLoadError(f"{uri}: an MLflow model, but not a hilgen tagger")
     return python_model.tagger
+
+
+def download_tagger(run_id: str, destination: Path) -> Path:
+    """The exported tagger directory of a run's logged model, downloaded under
+    `destination`; a `ModelLoadError` for a run without one."""
+    uri = f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(destination)))
+    except (MlflowException, OSError) as error:
+        raise _load_error(uri, error) from None
+    tagger = local / "artifacts" / "tagger"
+    if not (tagger / CARD_FILE).is_file():
+        raise ModelLoadError(f"{uri}: an MLflow model, but not a hilgen tagger")
+    return tagger
+
+
+def log_ensemble_model(
+    member_run_ids: Sequence[str],
+    member_names: Sequence[str],
+    rule: CombinationRule,
+    weights: Sequence[float],
+    registered_name: str | None = None,
+) -> dict[str, float]:
+    """Log, in the active run, the ensemble of the members' logged models that `rule`
+    combines with `weights` (chosen on dev) as its model; return its size and logging time.
+    A `ModelLoadError` when a member has no logged model."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="hilgen-ensemble-") as temp:
+        members = [
+            download_tagger(run_id, Path(temp) / f"download_{i}")
+            for i, run_id in enumerate(member_run_ids)
+        ]
+        directory = Path(temp) / "ensemble"
+        export_ensemble(
+            directory,
+            members,
+            rule,
+            list(weights),
+            member_sources=[
+                {"run_id": run_id, "name": name}
+                for run_id, name in zip(member_run_ids, member_names, strict=True)
+            ],
+        )
+        metrics = {"model/export_seconds": time.perf_counter() - started}
+        metrics |= log_tagger_model(directory, registered_name)
+    return metrics
