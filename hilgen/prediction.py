@@ -55,6 +55,8 @@ def predict(cfg: DictConfig) -> dict[str, float]:
             "predict.py needs model_uri=runs:/<run_id>/model input=<file or directory> "
             "output=<file>"
         )
+    # Lightning announces the accelerator it predicts on; a user tagging a file needs no news
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     tagger = load_tagger(cfg.model_uri, cfg.tracking.tracking_uri)
     documents = read_input(Path(cfg.input), cfg.input_format)
     linker: Linker | None = None

@@ -248,12 +248,15 @@ def test_mlflow_models_serve_answers_with_the_same_entity_records(
     """`mlflow models serve -m runs:/<run_id>/model --env-manager local` on a loopback port:
     `POST /invocations {"inputs": [...]}` answers with the records the Python API gives."""
     port = free_port()
+    bin_dir = Path(sys.executable).parent
     env = os.environ | {
         "MLFLOW_TRACKING_URI": trained_run.tracking_uri,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        # the server execs uvicorn from the PATH: the venv's, as in an activated venv
+        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
     }
     command = [
-        str(Path(sys.executable).parent / "mlflow"),
+        str(bin_dir / "mlflow"),
         "models",
         "serve",
         "-m",
@@ -292,7 +295,8 @@ def test_mlflow_models_serve_answers_with_the_same_entity_records(
         with urllib.request.urlopen(request, timeout=120) as response:
             answer = json.load(response)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
     expected = load_tagger(f"runs:/{trained_run.run_id}/model", trained_run.tracking_uri)
     assert answer == {"predictions": expected.tag(texts)}
