@@ -49,9 +49,11 @@ TEST_FILE = ROOT / "data" / "bc5cdr" / "CDR_TestSet.PubTator.txt"
 SPEED_LINE = re.compile(r"(\d+) documents, (\d+) words in ([\d.]+) s")
 
 
-def train_run(workdir: Path) -> tuple[str, str, Path]:
-    """A quick BC5CDR run that logs its model: (run id, tracking URI, output directory)."""
+def train_run(workdir: Path, test_sentences: int | None) -> tuple[str, str, Path]:
+    """A quick BC5CDR run that logs its model, scored on the first `test_sentences` test
+    sentences (all for None): (run id, tracking URI, output directory)."""
     overrides = [
+        f"limit_test_sentences={test_sentences or 'null'}",
         "dataset=bc5cdr",
         "augmenter=none",
         "trainer.max_epochs=1",
@@ -114,8 +116,10 @@ def main() -> None:
     plain = workdir / "test.txt"
     plain.write_text("".join(d.text + "\n" for d in documents))
 
+    tokenised = [tokenise(d) for d in documents]
+    sentences = [s for d in tokenised for s in d.sentences]
     start = time.perf_counter()
-    run_id, tracking_uri, run_dir = train_run(workdir)
+    run_id, tracking_uri, run_dir = train_run(workdir, args.documents and len(sentences))
     print(f"trained and logged run {run_id} in {time.perf_counter() - start:.0f} s")
     rows: list[list[object]] = []
 
@@ -125,12 +129,10 @@ def main() -> None:
     model_dir = next((workdir / "artifacts").rglob("hilgen_model.json")).parent
     size_mb = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file()) / 1e6
 
-    tokenised = [tokenise(d) for d in documents]
-    sentences = [s for d in tokenised for s in d.sentences]
     words = sum(len(s.tokens) for s in sentences)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tagger.tagger.predict(sentences)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     rows.append(["reference: in-process predict loop", words, seconds, words / seconds, ""])
 
     text_words, seconds = run_predict(run_id, tracking_uri, plain, workdir / "plain.jsonl")
@@ -169,7 +171,8 @@ def main() -> None:
     )
     print(
         f"\nmodel: {size_mb:.1f} MB, load_tagger {load_seconds:.1f} s; "
-        f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}"
+        f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}; "
+        f"the reference loop used {cpu:.1f} CPU s ({words / cpu:,.0f} words per CPU second)"
     )
     print(
         f"predict.py on the PubTator test file against the run's predictions/test.jsonl: "
