@@ -87,7 +87,7 @@ lint: venv
 
 # Self-contained benchmarks; bench/bench_ensemble.py reads a finished sweep:
 #   $(BIN)/python bench/bench_ensemble.py --experiment main-ncbi_disease
-BENCHES := readers kb augment train nn_search llm llm_augment
+BENCHES := readers kb augment train nn_search llm llm_augment predict
 bench: data kb
 	for name in $(BENCHES); do echo "== bench_$$name"; $(BIN)/python bench/bench_$$name.py || exit 1; done
 

@@ -25,9 +25,9 @@ from hydra.utils import instantiate
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-from hilgen.ensemble.combine import Ensembler  # noqa: E402
 from hilgen.ensemble.runner import SeedEnsemble, ensemble_seed  # noqa: E402
 from hilgen.evaluate.tables import format_table, mean_sd  # noqa: E402
+from hilgen.models.combine import Ensembler  # noqa: E402
 from hilgen.tracking.selection import Selection, select_members  # noqa: E402
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from hilgen.data.types import Corpus, Sentence, TaggedPrediction
 from hilgen.evaluate.metrics import Scores, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
+from hilgen.inference.export import export_tagger, kind_of
 from hilgen.io import atomic_write_text
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.label_groups import LabelGroupsError, LabelGroupsSpec, resolve_label_groups
@@ -31,6 +34,7 @@ from hilgen.kb.linker import Linker
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.reporting.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
 from hilgen.tracking.mlflow_tracking import Tracker, config_as_dict, git_commit
+from hilgen.tracking.tagger_model import log_tagger_model
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +287,61 @@ def fit_tagger(
     return tagger, tagger.fit(training, make_trainer)
 
 
+def log_trained_model(
+    tracker: Tracker,
+    tagger: Tagger,
+    data: FewShotData,
+    output_dir: Path,
+    source: dict[str, str],
+) -> bool:
+    """Log the fitted tagger as the active run's MLflow model (`tracking.log_model`), with
+    the seconds its export and logging took and its size; False when no model was logged."""
+    if not (tracker.enabled and tracker.log_model):
+        return False
+    if kind_of(tagger) is None:
+        log.info("%s holds no weights of its own: no model is logged", type(tagger).__name__)
+        return False
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # a temporary export: MLflow copies it into the artifact store
+    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".model-") as temp:
+        started = time.perf_counter()
+        directory = Path(temp) / "tagger"
+        export_tagger(tagger, directory, data.label_groups, data.corpus.name, source)
+        metrics = {"model/export_seconds": time.perf_counter() - started}
+        metrics |= log_tagger_model(directory, tracker.register_model)
+    tracker.log_metrics(metrics)
+    return True
+
+
+def print_summary(
+    run_name: str,
+    table: str,
+    metrics: dict[str, float],
+    synthetic_sentences: int,
+    run_id: str | None,
+    model_logged: bool,
+) -> None:
+    """What a run did and what to do next, for someone who just ran `python train.py`."""
+    lines = [
+        f"\n{run_name}  (synthetic sentences: {synthetic_sentences})",
+        table,
+        "",
+        f"Test F1: {metrics['test_f1']:.2f}, trained on {synthetic_sentences} synthetic "
+        "sentences beside the few-shot sample.",
+    ]
+    if run_id is not None:
+        lines.append(f"MLflow run: {run_id}")
+    if run_id is not None and model_logged:
+        lines.append(
+            "Tag a file with this model:\n"
+            f"  python predict.py model_uri=runs:/{run_id}/model input=<file.txt> "
+            "output=entities.jsonl"
+        )
+    if run_id is not None:
+        lines.append("Open the MLflow UI:\n  make mlflow-ui   # then http://127.0.0.1:5000")
+    print("\n".join(lines) + "\n")
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one few-shot training job; return its metrics (dev and test scores)."""
     lightning.seed_everything(cfg.seed, workers=True)
@@ -292,7 +351,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     tags = run_tags(cfg)
     tracker, parent = open_tracking(cfg, tags)
     run_name = f"{tags['dataset']}/{tags['augmenter']}/{tags['model']}/seed{cfg.seed}"
-    with tracker.run(run_name, tags, parent_run_id=parent):
+    with tracker.run(run_name, tags, parent_run_id=parent) as active:
+        run_id = active.info.run_id if active is not None else None
         tracker.log_config(cfg)
         log_few_shot_data(tracker, data, output_dir)
         log_synthetic(tracker, synthetic, output_dir)
@@ -304,6 +364,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         try:
             for split, sentences in evaluation_splits(cfg, data).items():
                 scores[split] = predict(tagger, sentences, output_dir, split)
+            source = {"run_id": run_id or "", "git_commit": tags["git_commit"]}
+            model_logged = log_trained_model(tracker, tagger, data, output_dir, source)
         finally:
             tagger.close()
         tracker.log_metrics(
@@ -317,7 +379,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         table = scores_table(scores)
         atomic_write_text(output_dir / "results.md", table + "\n")
         tracker.log_artifact(output_dir / "results.md")
-    print(f"\n{run_name}  (synthetic sentences: {len(synthetic)})\n{table}\n")
+    print_summary(run_name, table, metrics, len(synthetic), run_id, model_logged)
     return metrics
 
 

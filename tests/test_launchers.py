@@ -138,6 +138,7 @@ def test_local_parallel_sweep_runs_two_jobs(tmp_path: Path) -> None:
         "seed=1,2",
         "debug=fast",
         "dataset=ncbi_disease_1type",
+        "augmenter=none",
         "trainer.max_epochs=1",
         "limit_test_sentences=10",
         f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",

@@ -20,6 +20,8 @@ from tests.conftest import CONF
 
 TINY = [
     "dataset=ncbi_disease_1type",
+    "augmenter=none",
+    "tracking.log_model=false",  # tests/test_predict.py covers the logged model
     "debug=fast",
     "trainer.max_epochs=1",
     "trainer.min_epochs=1",

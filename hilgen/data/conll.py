@@ -17,8 +17,11 @@ from hilgen.data.types import Sentence
 _DOCUMENT_START = "-DOCSTART-"
 
 
-def read_conll(path: str | Path, id_prefix: str | None = None) -> list[Sentence]:
-    """Read the sentences of a CoNLL file.
+def read_conll(
+    path: str | Path, id_prefix: str | None = None, tagged: bool = True
+) -> list[Sentence]:
+    """Read the sentences of a CoNLL file; `tagged=False` reads tokens alone (the first
+    column of every line, any tags ignored), as text to tag.
 
     Sentence ids are `f"{id_prefix}:{i}"` (default prefix: the file name without suffix) so
     that sentences of different splits never share an id; `doc_id` is `f"{id_prefix}:d{n}"`
@@ -54,7 +57,7 @@ def read_conll(path: str | Path, id_prefix: str | None = None) -> list[Sentence]
             continue
         if column_count is None:
             column_count = len(columns)
-            if column_count < 2:
+            if column_count < 2 and tagged:
                 raise CorpusFormatError(
                     path,
                     line_number,
@@ -68,7 +71,7 @@ def read_conll(path: str | Path, id_prefix: str | None = None) -> list[Sentence]
                 f"{len(columns)} columns; expected {column_count} like the first line "
                 "(token first, tag last); a token with a space inside needs tab separators",
             )
-        tag = columns[-1].strip()
+        tag = columns[-1].strip() if tagged else "O"
         try:
             split_tag(tag)
         except ValueError as error:

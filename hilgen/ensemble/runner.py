@@ -19,13 +19,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from hilgen.data.types import TaggedPrediction
-from hilgen.ensemble.combine import Choice, Ensembler, align, dev_f1_weights
 from hilgen.evaluate.metrics import Scores, score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, mean_sd, scores_table
 from hilgen.io import atomic_write_text
+from hilgen.models.combine import Choice, Ensembler, align, dev_f1_weights
 from hilgen.tracking.mlflow_tracking import Tracker, git_commit
 from hilgen.tracking.selection import MemberRun, Selection, select_members
+from hilgen.tracking.tagger_model import ModelLoadError, log_ensemble_model
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,27 @@ def write_seed_outputs(result: SeedEnsemble, directory: Path) -> None:
     atomic_write_text(directory / "results.md", table + "\n")
 
 
+def log_seed_model(tracker: Tracker, result: SeedEnsemble) -> None:
+    """The seed's ensemble as the active run's model: the chosen members' logged models and
+    the rule chosen on dev (`tracking.log_model`); skipped, with a warning, when a member has
+    no logged model (a run older than model logging, or one with tracking.log_model=false)."""
+    if not (tracker.enabled and tracker.log_model):
+        return
+    chosen = result.choice.member_indices
+    try:
+        metrics = log_ensemble_model(
+            [result.members[i].run_id for i in chosen],
+            [result.members[i].name for i in chosen],
+            result.choice.rule,
+            [result.weights[i] for i in chosen],
+            tracker.register_model,
+        )
+    except ModelLoadError as error:
+        log.warning("seed %d: no ensemble model is logged: %s", result.seed, error)
+        return
+    tracker.log_metrics(metrics)
+
+
 def run_ensembles(cfg: DictConfig) -> dict[str, float]:
     """Combine the selected runs seed by seed; return the summary metrics."""
     output_dir = Path(cfg.paths.output_dir)
@@ -231,5 +253,6 @@ def run_ensembles(cfg: DictConfig) -> dict[str, float]:
             tracker.log_artifact(seed_dir / "predictions")
             tracker.log_artifact(seed_dir / "inputs.json")
             tracker.log_artifact(seed_dir / "results.md")
+            log_seed_model(tracker, result)
     print(f"\n{name} ({tags['dev_set']} dev)\n{table}\n")
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lightning import Trainer
@@ -45,3 +46,10 @@ class Tagger(ABC):
     def close(self) -> None:
         """Release what the tagger holds beyond memory (a local LLM server, say)."""
         return None
+
+    def export(self, directory: Path) -> None:
+        """Write into `directory` everything tagging needs (weights, tokenizer, label set,
+        decoding settings), so that the class's `from_export(directory)` tags the same way on
+        another machine with no access to the training data. Taggers that hold no weights of
+        their own (the LLM tagger) cannot be exported."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be exported")

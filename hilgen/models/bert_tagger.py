@@ -8,11 +8,14 @@ word.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -480,3 +483,51 @@ class BertTagger(Tagger):
         for position, index in enumerate(order):
             result[index] = flat[position]
         return result
+
+    # Saving and loading a fitted tagger (the model that `hilgen.inference` logs and loads).
+    EXPORT_SETTINGS = "bert_tagger.json"
+
+    def export(self, directory: Path) -> None:
+        """`encoder/` (a Hugging Face model directory: weights, config, tokenizer), `head.pt`
+        (the linear layer and, with `head=crf`, the CRF's scores) and the decoding settings."""
+        module = self.module
+        module.encoder.transformer.save_pretrained(directory / "encoder")
+        module.encoder.tokenizer.save_pretrained(directory / "encoder")
+        head = {"classifier": module.classifier.state_dict()}
+        if module.crf is not None:
+            head["crf"] = module.crf.state_dict()
+        torch.save(head, directory / "head.pt")
+        settings = {
+            "labels": self.labels,
+            "decoding": module.decoder.method if module.decoder is not None else "viterbi",
+            "head": module.head,
+            "max_length": module.encoder.max_length,
+            "batch_size": self.batch_size,
+        }
+        (directory / self.EXPORT_SETTINGS).write_text(json.dumps(settings, indent=2) + "\n")
+
+    @classmethod
+    def from_export(cls, directory: Path) -> BertTagger:
+        """The tagger `export` wrote, ready to predict on the GPU if there is one."""
+        settings = json.loads((directory / cls.EXPORT_SETTINGS).read_text())
+        tagger = cls(
+            settings["labels"],
+            functools.partial(WordEncoder, str(directory / "encoder"), settings["max_length"]),
+            torch.optim.AdamW,  # never stepped: an exported tagger only predicts
+            batch_size=settings["batch_size"],
+            decoding=settings["decoding"],
+            head=settings["head"],
+        )
+        head = torch.load(directory / "head.pt", weights_only=True)
+        tagger.module.classifier.load_state_dict(head["classifier"])
+        if tagger.module.crf is not None:
+            tagger.module.crf.load_state_dict(head["crf"])
+        tagger._trainer = Trainer(
+            accelerator="auto",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=False,
+        )
+        return tagger

@@ -110,11 +110,17 @@ class Tracker:
         experiment: str,
         artifact_root: str,
         enabled: bool = True,
+        log_model: bool = True,
+        register_model: str | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.enabled = enabled
+        # whether a run logs its fitted tagger as an MLflow model, and the registry name
+        # (`hilgen.tracking.tagger_model`) it is registered under
+        self.log_model = log_model
+        self.register_model = register_model
         self.experiment_id: str | None = None
 
     def setup(self) -> str:

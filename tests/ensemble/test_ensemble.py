@@ -14,7 +14,10 @@ from mlflow.tracking import MlflowClient
 
 from hilgen.data.iob import split_tag
 from hilgen.data.types import TaggedPrediction
-from hilgen.ensemble.combine import (
+from hilgen.ensemble.runner import ensemble_seed, run_ensembles
+from hilgen.evaluate.metrics import score_predictions
+from hilgen.evaluate.prediction_files import write_predictions_jsonl
+from hilgen.models.combine import (
     AllMembers,
     BestCombination,
     Ensembler,
@@ -24,9 +27,6 @@ from hilgen.ensemble.combine import (
     align,
     dev_f1_weights,
 )
-from hilgen.ensemble.runner import ensemble_seed, run_ensembles
-from hilgen.evaluate.metrics import score_predictions
-from hilgen.evaluate.prediction_files import write_predictions_jsonl
 from hilgen.tracking.mlflow_tracking import Tracker
 from hilgen.tracking.selection import MemberRun, Selection, download_member, one_progress_bar
 from tests.conftest import CONF
@@ -290,7 +290,7 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
     """Runs logged like train.py's are found, combined per seed and logged with their inputs."""
     cfg = compose_ensemble(
         [*tmp_tracking, "tracking.experiment=fake", f"paths.output_dir={tmp_path}/out"]
-        + ["ensemble=best", "ensemble.rules=[{_target_: hilgen.ensemble.combine.Intersection}]"]
+        + ["ensemble=best", "ensemble.rules=[{_target_: hilgen.models.combine.Intersection}]"]
         + ["select.models=[bert]"]
     )
     tracker = instantiate(cfg.tracking)

@@ -139,6 +139,7 @@ def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "seed=1,2",
         "debug=fast",
         "dataset=ncbi_disease_1type",
+        "augmenter=none",
         "trainer.max_epochs=1",
         "limit_test_sentences=10",
         f"tracking.tracking_uri=sqlite:///{store}/mlflow.db",

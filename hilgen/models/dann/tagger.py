@@ -29,8 +29,12 @@ absent from a query's k neighbours, and `O` words dominate every neighbourhood.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +60,7 @@ from hilgen.models.dann.embedding import embed_words, eval_mode
 from hilgen.models.dann.support import SUPPORT_SETS, SupportSet, support_vectors, type_prototypes
 from hilgen.models.dann.transitions import AbstractTransitions
 from hilgen.models.encoder import WordEncoder
+from hilgen.models.nn_index import NearestNeighbourIndex
 
 log = logging.getLogger(__name__)
 
@@ -302,3 +307,95 @@ class DannTagger(Tagger):
                     flush(self.decoder)
         flush(self.decoder)
         return result
+
+    # Saving and loading a fitted tagger (the model that `hilgen.inference` logs and loads).
+    EXPORT_SETTINGS = "dann_tagger.json"
+    EXPORT_VECTORS = "support_vectors.npz"
+
+    def export(self, directory: Path) -> None:
+        """The encoder (and the fine-tuned head) as `BertTagger.export` writes them, the
+        support words' vectors by IO tag, and the typing vectors, in `support_vectors.npz`
+        (the FAISS indices are built from them at load time), and the decoder's settings,
+        its dev-chosen O margin included."""
+        if self.decoder is None:
+            raise RuntimeError("export() needs a fitted tagger: call fit() first")
+        if self.finetuner is not None:
+            self.finetuner.export(directory)
+        else:
+            self.encoder.transformer.save_pretrained(directory / "encoder")
+            self.encoder.tokenizer.save_pretrained(directory / "encoder")
+        with eval_mode(self.encoder, self.device):
+            vectors = support_vectors(
+                self.encoder,
+                self.support_set.sentences,
+                self.embed_batch_size,
+                self.support_set.entities_only_from,
+            )
+            typing_vectors = self.typing_words(vectors) or {}
+        arrays = {f"support:{tag}": v for tag, v in vectors.items()}
+        arrays |= {f"typing:{tag}": v for tag, v in typing_vectors.items()}
+        np.savez(directory / self.EXPORT_VECTORS, **arrays)  # type: ignore[arg-type]
+        index_settings = getattr(self.make_index, "keywords", {})
+        settings = {
+            "labels": self.labels,
+            "finetuned": self.finetuner is not None,
+            "max_length": self.encoder.max_length,
+            "decoding": self.decoding,
+            "temperature": self.temperature,
+            "transitions": dataclasses.asdict(self.transitions) if self.transitions else None,
+            "transition_scale": self.transition_scale,
+            "outside_margin": self.decoder.outside_margin,
+            "classifier_weight": self.classifier_weight,
+            "typing": self.typing,
+            "embed_batch_size": self.embed_batch_size,
+            "index": {k: v for k, v in index_settings.items() if k != "copy"},
+        }
+        (directory / self.EXPORT_SETTINGS).write_text(json.dumps(settings, indent=2) + "\n")
+
+    @classmethod
+    def from_export(cls, directory: Path) -> DannTagger:
+        """The tagger `export` wrote, its support indexed again, on the GPU if there is one."""
+        settings = json.loads((directory / cls.EXPORT_SETTINGS).read_text())
+        finetuner = BertTagger.from_export(directory) if settings["finetuned"] else None
+        encoder: Callable[[], WordEncoder] = (
+            (lambda: finetuner.module.encoder)
+            if finetuner is not None
+            else functools.partial(WordEncoder, str(directory / "encoder"), settings["max_length"])
+        )
+        tagger = cls(
+            settings["labels"],
+            encoder,
+            torch.optim.AdamW,  # never stepped: an exported tagger only predicts
+            functools.partial(NearestNeighbourIndex, **settings["index"]),
+            finetune=False,
+            decoding=settings["decoding"],
+            temperature=settings["temperature"],
+            transition_scale=settings["transition_scale"],
+            embed_batch_size=settings["embed_batch_size"],
+        )
+        tagger.finetuner = finetuner
+        tagger.classifier_weight = settings["classifier_weight"]
+        tagger.typing = settings["typing"]
+        if settings["transitions"] is not None:
+            tagger.transitions = AbstractTransitions(**settings["transitions"])
+        tagger.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        with np.load(directory / cls.EXPORT_VECTORS) as arrays:
+            by_kind: dict[str, dict[str, np.ndarray]] = {"support": {}, "typing": {}}
+            for key in arrays.files:
+                kind, tag = key.split(":", 1)
+                by_kind[kind][tag] = arrays[key]
+        tagger.decoder = NearestNeighbourDecoder(
+            tagger.labels,
+            by_kind["support"],
+            tagger.make_index,
+            tagger.decoding,
+            tagger.temperature,
+            tagger.transitions,
+            tagger.transition_scale,
+            settings["outside_margin"],
+            classifier=tagger.head_io_probabilities if tagger.uses_head else None,
+            classifier_weight=tagger.classifier_weight,
+            typing=tagger.typing,
+            typing_vectors=by_kind["typing"] or None,
+        )
+        return tagger
