@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from hilgen.augment.base import (
     AugmentContext,
     Augmenter,
+    AugmenterFailedError,
     Replacement,
     SyntheticSentence,
     SyntheticSet,
@@ -155,6 +156,7 @@ class LLMAugmenter(Augmenter):
         min_tokens: int = 4,
         require_kb_link: bool = False,
         seed: int | None = None,
+        max_failed_share: float = 0.1,
     ) -> None:
         if tagging not in TAGGING_MODES:
             raise ValueError(
@@ -177,6 +179,7 @@ class LLMAugmenter(Augmenter):
         self.min_tokens = min_tokens
         self.require_kb_link = require_kb_link
         self.seed = seed
+        self.max_failed_share = max_failed_share
         self.require_grounded_name = False
 
     @abstractmethod
@@ -228,7 +231,28 @@ class LLMAugmenter(Augmenter):
             stats["llm/generated"],
             {k[9:]: v for k, v in sorted(counts.items()) if k.startswith("rejected/") and v},
         )
+        self._check_source(stats, str(getattr(llm, "last_failure", "")))
         return SyntheticSet(sentences=synthetic, stats=stats)
+
+    def _check_source(self, stats: dict[str, float | int], last_failure: str) -> None:
+        """Raise `AugmenterFailedError` when more than `max_failed_share` of the chats failed
+        or nothing was accepted of what was requested: a set made from a failing source
+        would train a run that looks like any other."""
+        failed, calls = stats["llm/failures"], stats["llm/calls"]
+        too_many = calls > 0 and failed / calls > self.max_failed_share
+        if not too_many and (stats["llm/accepted"] or not stats["llm/requested"]):
+            return
+        why = (
+            f"{failed:.0f} of {calls:.0f} LLM chats failed (more than max_failed_share="
+            f"{self.max_failed_share}; last error: {last_failure})"
+            if too_many
+            else f"none of the {stats['llm/requested']} requested sentences was accepted"
+        )
+        raise AugmenterFailedError(
+            f"augmenter {self.name}: {why}. The run fails and its synthetic set is not cached; "
+            "the answers received are, so a rerun sends only the missing chats.",
+            stats,
+        )
 
     # -- shared steps -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from hilgen.errors import UserError
 from hilgen.kb.semantic_groups import choose_group, group_of_type, types_of_tree_numbers
 from hilgen.kb.store import (
     SCHEMA_VERSION,
@@ -57,7 +58,7 @@ UNPLACED_TYPE = "T077"  # a descriptor with no tree number (Male, Female): Conce
 ResourceReader = Callable[[str], bytes]
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """A source file that is missing, corrupt or not in the expected format."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hilgen.errors import UserError
 from hilgen.io import atomic_path
 from hilgen.kb.base import Concept, RelatedConcept
 from hilgen.kb.names import natural_names, normalise_name
@@ -213,7 +214,7 @@ def _write_database(
         connection.close()
 
 
-class KnowledgeBaseFileError(RuntimeError):
+class KnowledgeBaseFileError(UserError, RuntimeError):
     """A knowledge-base file that is missing, unreadable or from another schema."""
 
 
