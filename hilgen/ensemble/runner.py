@@ -25,7 +25,7 @@ from hilgen.evaluate.metrics import Scores, score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.report import mean_sd
 from hilgen.evaluate.tables import format_table, scores_table
-from hilgen.io import atomic_write_text
+from hilgen.io import CONLL_SUFFIX, atomic_write_text
 from hilgen.tracking.mlflow_tracking import Tracker, git_commit
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _pm(mean: float, sd: float | None) -> str:
 def write_seed_outputs(result: SeedEnsemble, directory: Path) -> None:
     for split, predictions in result.predictions_by_split().items():
         write_predictions_jsonl(directory / "predictions" / f"{split}.jsonl", predictions)
-        write_predictions_conll(directory / "predictions" / f"{split}.conll", predictions)
+        write_predictions_conll(directory / "predictions" / f"{split}{CONLL_SUFFIX}", predictions)
     inputs = [
         {
             "run_id": member.run_id,
