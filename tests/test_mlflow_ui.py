@@ -3,7 +3,8 @@
 The MLflow UI is a React app, so the pages are rendered by a real browser (`--dump-dom` after
 the app's requests settle) and checked for what a person looks for: the experiment opening on
 its runs (not MLflow 3's GenAI pages), run names that show seed, model, augmenter and dataset,
-the Dataset column, a metric, and the artifacts with a text preview of the CoNLL predictions. The REST API is checked too, but it does not replace the browser. The server and the
+the Dataset column, a metric, and the artifacts with a text preview of the CoNLL predictions.
+The REST API is checked too, but it does not replace the browser. The server and the
 browser run in their own process groups and are killed with them, so nothing outlives the test.
 """
 
@@ -202,9 +203,13 @@ def test_runs_metrics_and_artifacts_are_browsable(mlflow_ui: str, tmp_path: Path
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         runs = json.load(response)["runs"]
-    assert experiment["experiment"]["tags"] and {
-        t["key"]: t["value"] for t in experiment["experiment"]["tags"]
-    }["mlflow.experimentKind"] == "custom_model_development"
+    assert (
+        experiment["experiment"]["tags"]
+        and {t["key"]: t["value"] for t in experiment["experiment"]["tags"]}[
+            "mlflow.experimentKind"
+        ]
+        == "custom_model_development"
+    )
     train_runs = {}
     for run in runs:
         tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
