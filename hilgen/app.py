@@ -98,6 +98,9 @@ def quiet_third_party() -> None:
     # Lightning prints through its own handler on `lightning`; imported after Hydra set up
     # logging, its records would reach Hydra's handlers too and show twice.
     logging.getLogger("lightning").propagate = False
+    # One INFO line per HTTP request (hundreds for an LLM augmenter): the client counts them.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class _DropMessages(logging.Filter):
@@ -157,10 +160,19 @@ def _run_job(task: Callable[[DictConfig], Any], verbose: bool, cfg: DictConfig) 
             log.exception("job failed with an unexpected error (a bug; please report it)")
             message = f"{type(error).__name__}: {error}"
         else:
-            log.error("%s", message)
+            _report_error(message)
         if HydraConfig.get().mode == RunMode.RUN:
             raise SystemExit(1) from None  # one message, no "Error executing job" line
         raise JobFailed(message) from error
+
+
+def _report_error(message: str) -> None:
+    """`error: message` on stderr, and the message in the job's log file."""
+    print(f"error: {message}", file=sys.stderr)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def hilgen_main(
@@ -197,7 +209,13 @@ def hilgen_main(
                     raise
                 _report_failed_jobs()
                 print(f"\nstopped ({'SIGTERM' if _terminated else 'Ctrl-C'})", file=sys.stderr)
-                sys.exit(SIGTERM_EXIT if _terminated else 130)
+                # Every `finally` has run (runs ended, LLM clients and servers closed); only
+                # threads still waiting for an LLM answer are left, and a normal exit would
+                # wait for them (up to the request timeout).
+                logging.shutdown()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(SIGTERM_EXIT if _terminated else 130)
             except JobFailed:
                 if not _report_failed_jobs():
                     raise

@@ -577,5 +577,9 @@ def chat_each(
 
     workers = max(1, min(int(getattr(llm, "max_concurrency", 4)), len(chats)))
     show = bool(getattr(llm, "show_progress", False))
-    with ThreadPoolExecutor(workers, thread_name_prefix="llm-aug") as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="llm-aug")
+    try:
         return list(tqdm(pool.map(ask, chats), total=len(chats), desc=desc, disable=not show))
+    finally:
+        # On Ctrl-C/SIGTERM, no wait for chats in flight: closing the client ends them.
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -205,7 +205,8 @@ class LLMClient:
                     outcomes[key] = future.result()
                     bar.update()
             except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
+                # No wait for chats in flight (Ctrl-C, SIGTERM): `close` ends them.
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
         return [outcomes[key] for key in keys]
 
