@@ -21,12 +21,13 @@ LLM's entities and adds known names where the LLM left them untagged (known name
 overlaps, because they come from the KB or the gold sample).
 
 Validation (see `hilgen.augment.llm_parsing`). A sentence is accepted only if it is not
-empty, not too short, not a copy of a sample sentence, not a duplicate, not a test sentence,
-has at least one entity, every entity the tagger named has a known label and occurs in the
-text, and (with `require_kb_link`) every entity links to the KB within its label's semantic
-groups. A sentence with one bad entity is rejected whole rather than trimmed: leaving a named
-thing untagged would teach the model that it is no entity. Every requested sentence ends in
-exactly one of ``llm/accepted``, ``rejected/<reason>`` or ``leaked_dropped``.
+empty, not too short, not junk (`hilgen.llm.junk_filter`: echoed instructions, text about
+the sentences, loops, list items), not a copy of a sample sentence, not a duplicate, not a
+test sentence, has at least one entity, every entity the tagger named has a known label and
+occurs in the text, and (with `require_kb_link`) every entity links to the KB within its
+label's semantic groups. A sentence with one bad entity is rejected whole rather than trimmed:
+leaving a named thing untagged would teach the model that it is no entity. Every requested
+sentence ends in exactly one of ``llm/accepted``, ``rejected/<reason>`` or ``leaked_dropped``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from hilgen.augment.llm_parsing import (
 )
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
+from hilgen.llm.junk_filter import junk_kind
 from hilgen.llm.results import LLMError, LLMFailure, LLMResponse
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ REJECTION_REASONS = (
     "empty_answer",
     "not_generated",
     "too_short",
+    "junk",
     "copy",
     "duplicate",
     "tagging_failed",
@@ -157,6 +160,7 @@ class LLMAugmenter(Augmenter):
         require_kb_link: bool = False,
         seed: int | None = None,
         max_failed_share: float = 0.1,
+        filter_junk: bool = True,
     ) -> None:
         if tagging not in TAGGING_MODES:
             raise ValueError(
@@ -180,6 +184,7 @@ class LLMAugmenter(Augmenter):
         self.require_kb_link = require_kb_link
         self.seed = seed
         self.max_failed_share = max_failed_share
+        self.filter_junk = filter_junk
         self.require_grounded_name = False
 
     @abstractmethod
@@ -311,6 +316,9 @@ class LLMAugmenter(Augmenter):
                 key = sentence_key(tokens)
                 if len(tokens) < self.min_tokens:
                     counts["rejected/too_short"] += 1
+                elif self.filter_junk and (junk := junk_kind(text, context.labels)):
+                    counts["rejected/junk"] += 1
+                    counts[f"junk/{junk}"] += 1
                 elif key in request.copy_keys:
                     counts["rejected/copy"] += 1
                 elif key in seen:
