@@ -312,7 +312,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     tags = run_tags(cfg)
     tracker, parent = open_tracking(cfg, tags)
     name = run_name(tags)
-    with tracker.run(name, tags, parent_run_id=parent):
+    with tracker.run(name, tags, parent_run_id=parent) as active:
         tracker.log_config(cfg)
         log_few_shot_data(cfg, tracker, data, output_dir)
         synthetic, _ = logged_synthetic(cfg, data, tracker, output_dir)
@@ -338,6 +338,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         atomic_write_text(output_dir / "results.md", table + "\n")
         tracker.log_artifact(output_dir / "results.md")
     print(f"\n{name}  (synthetic sentences: {len(synthetic)})\n{table}\n")
+    if active is not None:
+        print(
+            f"MLflow (make mlflow-ui): http://127.0.0.1:5000/{tracker.ui_link(active.info.run_id)}\n"
+        )
     return metrics
 
 

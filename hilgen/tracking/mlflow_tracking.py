@@ -38,6 +38,9 @@ MAX_METRICS_PER_BATCH = 1000
 # The experiment tag MLflow 3's UI reads to choose between its GenAI pages and the runs table.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 CLASSIC_ML_KIND = "custom_model_development"
+# MLflow 3.17's UI chooses between its GenAI pages and the runs by a browser-wide switch that
+# defaults to GenAI; the experiment kind does not override it, a link's query does.
+UI_QUERY = "?workflowType=machine_learning"
 # MLflow's tag values are limited; a failure reason is cut to this.
 MAX_REASON_CHARS = 4000
 
@@ -255,6 +258,12 @@ class Tracker:
             client.log_batch(
                 active.info.run_id, metrics=points[start : start + MAX_METRICS_PER_BATCH]
             )
+
+    def ui_link(self, run_id: str | None = None) -> str:
+        """The MLflow UI route (after the UI's address) that opens this experiment's runs, or
+        one run, on the runs pages rather than MLflow 3's GenAI pages."""
+        route = f"#/experiments/{self.experiment_id}/runs" + (f"/{run_id}" if run_id else "")
+        return route + UI_QUERY
 
     def log_input(
         self,
