@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,3 +35,20 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
+
+
+#: Exit status of a command whose reader went away (`... | head`): 128 + SIGPIPE, as a shell
+#: reports a process killed by the signal.
+BROKEN_PIPE_EXIT = 141
+
+
+def silence_broken_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away (BrokenPipeError), so that the
+    interpreter's last flush at exit does not raise and print a traceback again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+#: The suffix of every CoNLL file a run writes: `.txt` at the end makes the MLflow UI preview
+#: it as text (it previews by extension, and knows no `.conll`); every CoNLL reader takes it.
+CONLL_SUFFIX = ".conll.txt"

@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from hilgen.augment.base import AugmentContext, Augmenter, SyntheticSet
+from hilgen.augment.base import AugmentContext, Augmenter, AugmenterFailedError, SyntheticSet
 from hilgen.augment.generation import GenerationKey, generate_cached, generator_code_version
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
@@ -27,9 +27,9 @@ from hilgen.evaluate.metrics import Scores, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.inference.export import export_tagger, kind_of
-from hilgen.io import atomic_write_text
+from hilgen.io import CONLL_SUFFIX, atomic_write_text
 from hilgen.kb.base import KnowledgeBase
-from hilgen.kb.label_groups import LabelGroupsError, LabelGroupsSpec, resolve_label_groups
+from hilgen.kb.label_groups import LabelGroupsSpec, resolve_label_groups
 from hilgen.kb.linker import Linker
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.reporting.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
@@ -81,7 +81,7 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
     return {
         "variant": variant_of(list(hydra.overrides.task)) if hydra else "",
         "dataset": str(choices.get("dataset", cfg.dataset.get("name", ""))),
-        "augmenter": str(choices.get("augmenter", "")),
+        "augmenter": str(choices.get("augmenter", cfg.augmenter.get("name", ""))),
         "model": str(choices.get("model", "")),
         "seed": str(cfg.seed),
         "shots": str(cfg.shots),
@@ -99,14 +99,14 @@ def sweep_dir() -> str | None:
 def save_predictions(
     sentences: list[Sentence], predicted: list[list[str]], output_dir: Path, split: str
 ) -> None:
-    """`predictions/<split>.jsonl` and `.conll` under `output_dir`: each sentence's tags next to
+    """`predictions/<split>.jsonl` and `.conll.txt` under `output_dir`: each sentence's tags next to
     the predicted ones."""
     predictions = [
         TaggedPrediction(s.sentence_id, s.tokens, s.tags, p)
         for s, p in zip(sentences, predicted, strict=True)
     ]
     write_predictions_jsonl(output_dir / "predictions" / f"{split}.jsonl", predictions)
-    write_predictions_conll(output_dir / "predictions" / f"{split}.conll", predictions)
+    write_predictions_conll(output_dir / "predictions" / f"{split}{CONLL_SUFFIX}", predictions)
 
 
 def predict(tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str) -> Scores:
@@ -174,13 +174,10 @@ def unlabelled_train(data: FewShotData) -> list[Sentence]:
 
 def resolve_labels(data: FewShotData, kb: KnowledgeBase, linker: Linker) -> dict[str, list[str]]:
     """Each label's groups and types, `auto` chosen from the sample; says what it chose. A
-    scope that cannot be used stops the run with its one-line message, not a traceback."""
-    try:
-        resolved = resolve_label_groups(
-            data.label_groups, data.corpus.labels, data.sample.sentences, kb, linker
-        )
-    except LabelGroupsError as error:
-        raise SystemExit(f"error: {error}") from None
+    scope that cannot be used raises `LabelGroupsError`, a one-line user error."""
+    resolved = resolve_label_groups(
+        data.label_groups, data.corpus.labels, data.sample.sentences, kb, linker
+    )
     for line in resolved.choices:
         log.info(line)
         print(line)
@@ -241,21 +238,59 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
     return synthetic, path
 
 
+def logged_synthetic(
+    cfg: DictConfig, data: FewShotData, tracker: Tracker, output_dir: Path
+) -> tuple[SyntheticSet, Path | None]:
+    """`generate_synthetic` inside the open run, logged; a failed augmenter's partial counts
+    are logged before its error fails the run."""
+    try:
+        synthetic, cache_file = generate_synthetic(cfg, data)
+    except AugmenterFailedError as error:
+        tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in error.stats.items()})
+        raise
+    log_synthetic(tracker, synthetic, output_dir)
+    return synthetic, cache_file
+
+
 def log_synthetic(tracker: Tracker, synthetic: SyntheticSet, output_dir: Path) -> None:
     """Synthetic data as JSONL (with provenance) and CoNLL, and its statistics as metrics."""
     if not len(synthetic):
         return
     synthetic.to_jsonl(output_dir / "synthetic" / "synthetic.jsonl")
-    synthetic.to_conll(output_dir / "synthetic" / "synthetic.conll")
+    synthetic.to_conll(output_dir / "synthetic" / f"synthetic{CONLL_SUFFIX}")
     tracker.log_artifact(output_dir / "synthetic")
     tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in synthetic.stats.items()})
 
 
-def log_few_shot_data(tracker: Tracker, data: FewShotData, output_dir: Path) -> None:
-    write_sentences_jsonl(output_dir / "data" / "few_shot_sample.jsonl", data.sample.sentences)
+def sentence_rows(sentences: list[Sentence]) -> list[dict[str, str]]:
+    """Sentences as table rows (id, text, IOB tags) for an MLflow dataset input."""
+    return [
+        {"sentence_id": s.sentence_id, "tokens": " ".join(s.tokens), "tags": " ".join(s.tags)}
+        for s in sentences
+    ]
+
+
+def log_few_shot_data(
+    cfg: DictConfig, tracker: Tracker, data: FewShotData, output_dir: Path
+) -> None:
+    sample_file = output_dir / "data" / "few_shot_sample.jsonl"
+    write_sentences_jsonl(sample_file, data.sample.sentences)
     write_sentences_jsonl(output_dir / "data" / "dev_sample.jsonl", data.dev)
     tracker.log_artifact(output_dir / "data")
     tracker.set_tags({"label_groups": json.dumps(data.label_groups, sort_keys=True)})
+    corpus = data.corpus
+    tracker.log_input(
+        corpus.name,
+        source=str(Path(cfg.paths.data_dir).resolve()),
+        context="corpus",
+        digest=corpus.fingerprint(("train", "dev", "test"))[:8],
+    )
+    tracker.log_input(
+        f"{corpus.name} {cfg.shots}-shot seed {cfg.seed}",
+        source=str(sample_file.resolve()),
+        context="training",
+        rows=sentence_rows(data.sample.sentences),
+    )
     tracker.log_metrics(
         {
             "sample_sentences": len(data.sample.sentences),
@@ -320,6 +355,7 @@ def print_summary(
     synthetic_sentences: int,
     run_id: str | None,
     model_logged: bool,
+    ui_link: str | None = None,
 ) -> None:
     """What a run did and what to do next, for someone who just ran `python train.py`."""
     lines = [
@@ -338,8 +374,17 @@ def print_summary(
             "output=entities.jsonl"
         )
     if run_id is not None:
-        lines.append("Open the MLflow UI:\n  make mlflow-ui   # then http://127.0.0.1:5000")
+        lines.append(
+            f"Open the MLflow UI:\n  make mlflow-ui   # then http://127.0.0.1:5000/{ui_link}"
+        )
     print("\n".join(lines) + "\n")
+
+
+def run_name(tags: dict[str, str], role: str = "") -> str:
+    """`seed1 bert none ncbi_disease`: what tells runs apart comes first, so a narrow runs-list
+    column still shows the seed, the model and the augmenter."""
+    parts = (role, f"seed{tags['seed']}", tags["model"], tags["augmenter"], tags["dataset"])
+    return " ".join(part for part in parts if part)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -347,15 +392,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     lightning.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     data = load_few_shot_data(cfg)
-    synthetic, _ = generate_synthetic(cfg, data)
     tags = run_tags(cfg)
     tracker, parent = open_tracking(cfg, tags)
-    run_name = f"{tags['dataset']}/{tags['augmenter']}/{tags['model']}/seed{cfg.seed}"
-    with tracker.run(run_name, tags, parent_run_id=parent) as active:
+    name = run_name(tags)
+    with tracker.run(name, tags, parent_run_id=parent) as active:
         run_id = active.info.run_id if active is not None else None
         tracker.log_config(cfg)
-        log_few_shot_data(tracker, data, output_dir)
-        log_synthetic(tracker, synthetic, output_dir)
+        log_few_shot_data(cfg, tracker, data, output_dir)
+        synthetic, _ = logged_synthetic(cfg, data, tracker, output_dir)
         tagger, summary = fit_tagger(cfg, data, synthetic, output_dir)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
         tracker.log_curves(tagger.learning_curves)
@@ -379,7 +423,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         table = scores_table(scores)
         atomic_write_text(output_dir / "results.md", table + "\n")
         tracker.log_artifact(output_dir / "results.md")
-    print_summary(run_name, table, metrics, len(synthetic), run_id, model_logged)
+    ui_link = tracker.ui_link(run_id) if run_id is not None else None
+    print_summary(name, table, metrics, len(synthetic), run_id, model_logged, ui_link)
     return metrics
 
 
@@ -420,15 +465,12 @@ def generate(cfg: DictConfig) -> SyntheticSet:
     """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
     output_dir = Path(cfg.paths.output_dir)
     data = load_few_shot_data(cfg)
-    synthetic, cache_file = generate_synthetic(cfg, data)
     tags = run_tags(cfg) | {"hilgen.role": "generate"}
     tracker, parent = open_tracking(cfg, tags)
-    with tracker.run(
-        f"generate {tags['dataset']}/{tags['augmenter']}/seed{cfg.seed}", tags, parent_run_id=parent
-    ):
+    with tracker.run(run_name(tags, "generate"), tags, parent_run_id=parent):
         tracker.log_config(cfg)
-        log_few_shot_data(tracker, data, output_dir)
-        log_synthetic(tracker, synthetic, output_dir)
+        log_few_shot_data(cfg, tracker, data, output_dir)
+        synthetic, cache_file = logged_synthetic(cfg, data, tracker, output_dir)
         against_gold = score_against_train_labels(data, synthetic)
         if against_gold is not None:
             tracker.log_metrics(against_gold.as_metrics("train_labels"))

@@ -22,12 +22,11 @@ from hilgen.inference.documents import TaggedDocument
 from hilgen.inference.inputs import InputError, read_input
 from hilgen.inference.outputs import OUTPUT_FORMATS, write_output
 from hilgen.kb.linker import Linker
-from hilgen.tracking.tagger_model import ModelLoadError, load_tagger
+from hilgen.tracking.tagger_model import load_tagger
 
 log = logging.getLogger(__name__)
 
 # The errors a user fixes (a wrong path, URI or file): one line, no traceback.
-USER_ERRORS = (InputError, ModelLoadError, FileExistsError)
 
 
 @dataclass

@@ -15,6 +15,10 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("HILGEN_ROOT", str(ROOT))
 
+# The config resolvers the entry points register (`hilgen.pid` in the run and sweep folders),
+# for tests that compose and resolve Hydra's own config.
+import hilgen.app  # noqa: E402, F401
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """GPU tests skip themselves where CUDA is missing."""

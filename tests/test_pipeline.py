@@ -66,6 +66,15 @@ def test_tiny_training_run_is_logged_and_read_back(
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.tags["dataset"] == "ncbi_disease_1type"
     assert run.data.tags["seed"] == "1"
+    # the seed first: a narrow runs-list column still tells runs apart
+    # (composed without Hydra's runtime, the model has no group choice to name it by)
+    assert run.info.run_name == "seed1 none ncbi_disease_1type"
+    # the corpus and the K-shot sample are the run's dataset inputs (the UI's Dataset column)
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert inputs["corpus"].name == "ncbi_disease_1type"
+    assert inputs["training"].name == "ncbi_disease_1type 5-shot seed 1"
+    assert json.loads(inputs["training"].profile)["num_rows"] > 0
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.metrics["test_f1"] == metrics["test_f1"]
     assert run.data.params["model.optimizer.lr"] == "0.0001"
     # the dev F1 of every epoch, as steps (the one epoch here), is the learning curve in the UI
@@ -78,7 +87,7 @@ def test_tiny_training_run_is_logged_and_read_back(
         "config.yaml",
         "data/few_shot_sample.jsonl",
         "predictions/test.jsonl",
-        "predictions/test.conll",
+        "predictions/test.conll.txt",
         "results.md",
     } <= artifacts
     local = Path(
@@ -168,7 +177,7 @@ def test_generation_is_cached_and_shared_with_training(
     assert first.stats["cache_hit"] == 0
     assert second.stats["cache_hit"] == 1
     assert [s.sentence.tokens for s in first] == [s.sentence.tokens for s in second]
-    assert (tmp_path / "out" / "synthetic" / "synthetic.conll").exists()
+    assert (tmp_path / "out" / "synthetic" / "synthetic.conll.txt").exists()
     assert len(list((tmp_path / "cache" / "synthetic").rglob("*.jsonl"))) == 1
 
 
@@ -195,7 +204,7 @@ def test_teacher_check_counts_every_synthetic_sentence_and_logs_them(
     assert all(len(p.predicted) == len(p.tokens) for p in saved)
     assert {
         "teacher/predictions/synthetic.jsonl",
-        "teacher/predictions/synthetic.conll",
+        "teacher/predictions/synthetic.conll.txt",
     } <= all_artifacts(client, run.info.run_id)
 
 

@@ -8,6 +8,7 @@ augment stage can be cached and inspected apart from training.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from hilgen.data.types import Sentence, Span
+from hilgen.errors import UserError
 from hilgen.io import atomic_write_text
 from hilgen.kb.base import Concept, KnowledgeBase
 
@@ -99,10 +101,17 @@ class SyntheticSet:
         return [synthetic.sentence for synthetic in self.sentences]
 
     def to_jsonl(self, path: str | Path) -> None:
-        """Write a header line (format, stats) then one sentence per line, atomically."""
-        lines = [json.dumps({"format": JSONL_FORMAT, "stats": self.stats}, sort_keys=True)]
-        lines += [json.dumps(_synthetic_to_dict(s), ensure_ascii=False) for s in self.sentences]
-        atomic_write_text(path, "\n".join(lines) + "\n")
+        """Write a header line (format, stats, sentence count, checksum) then one sentence per
+        line, atomically. The count and checksum let a reader refuse a damaged file (cut at
+        a line boundary, edited) instead of using it as a smaller set."""
+        records = [json.dumps(_synthetic_to_dict(s), ensure_ascii=False) for s in self.sentences]
+        header = {
+            "format": JSONL_FORMAT,
+            "stats": self.stats,
+            "sentences": len(records),
+            "sha256": _records_digest(records),
+        }
+        atomic_write_text(path, "\n".join([json.dumps(header, sort_keys=True), *records]) + "\n")
 
     @classmethod
     def from_jsonl(cls, path: str | Path) -> SyntheticSet:
@@ -119,9 +128,11 @@ class SyntheticSet:
                 f"{header.get('format')!r}; regenerate the file with SyntheticSet.to_jsonl"
             )
         sentences = []
+        records = []
         for number, line in enumerate(lines[1:], start=2):
             if not line.strip():
                 continue
+            records.append(line)
             record = _parse_line(path, number, line)
             try:
                 sentences.append(_synthetic_from_dict(record))
@@ -131,6 +142,13 @@ class SyntheticSet:
                     "keys sentence_id, doc_id, tokens, spans, source_sentence_id, augmenter, "
                     "replacements as written by SyntheticSet.to_jsonl"
                 ) from error
+        expected = (header.get("sentences"), header.get("sha256"))
+        if expected != (len(records), _records_digest(records)):
+            raise DamagedSyntheticFileError(
+                f"{path}: damaged: its header promises {expected[0]} sentences with checksum "
+                f"{expected[1]}, the file holds {len(records)} that do not match. Delete it "
+                f"(rm '{path}') and run again to regenerate it."
+            )
         return cls(sentences=sentences, stats=dict(header.get("stats", {})))
 
     def to_conll(self, path: str | Path) -> None:
@@ -140,6 +158,23 @@ class SyntheticSet:
             for s in self.to_sentences()
         ]
         atomic_write_text(path, "".join(block + "\n\n" for block in blocks))
+
+
+class DamagedSyntheticFileError(UserError, ValueError):
+    """A synthetic-set file whose sentences do not match its header's count and checksum."""
+
+
+class AugmenterFailedError(UserError, RuntimeError):
+    """The augmenter's source failed (an LLM that errored or gave nothing usable): the set is
+    incomplete, so it is neither cached nor trained on. `stats` are the set's counts so far."""
+
+    def __init__(self, message: str, stats: dict[str, float | int]) -> None:
+        super().__init__(message)
+        self.stats = stats
+
+
+def _records_digest(records: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(records).encode("utf-8")).hexdigest()
 
 
 @runtime_checkable

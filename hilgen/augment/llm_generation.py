@@ -21,12 +21,13 @@ LLM's entities and adds known names where the LLM left them untagged (known name
 overlaps, because they come from the KB or the gold sample).
 
 Validation (see `hilgen.llm.parsing`). A sentence is accepted only if it is not
-empty, not too short, not a copy of a sample sentence, not a duplicate, not a test sentence,
-has at least one entity, every entity the tagger named has a known label and occurs in the
-text, and (with `require_kb_link`) every entity links to the KB within its label's semantic
-groups. A sentence with one bad entity is rejected whole rather than trimmed: leaving a named
-thing untagged would teach the model that it is no entity. Every requested sentence ends in
-exactly one of ``llm/accepted``, ``rejected/<reason>`` or ``leaked_dropped``.
+empty, not too short, not junk (`hilgen.llm.junk_filter`: echoed instructions, text about
+the sentences, loops, list items), not a copy of a sample sentence, not a duplicate, not a
+test sentence, has at least one entity, every entity the tagger named has a known label and
+occurs in the text, and (with `require_kb_link`) every entity links to the KB within its
+label's semantic groups. A sentence with one bad entity is rejected whole rather than trimmed:
+leaving a named thing untagged would teach the model that it is no entity. Every requested
+sentence ends in exactly one of ``llm/accepted``, ``rejected/<reason>`` or ``leaked_dropped``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from tqdm.auto import tqdm
 from hilgen.augment.base import (
     AugmentContext,
     Augmenter,
+    AugmenterFailedError,
     Replacement,
     SyntheticSentence,
     SyntheticSet,
@@ -56,6 +58,7 @@ from hilgen.augment.base import (
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.semantic_groups import concept_in_scope
+from hilgen.llm.junk_filter import junk_kind
 from hilgen.llm.parsing import (
     locate_entities,
     merge_spans,
@@ -78,6 +81,7 @@ REJECTION_REASONS = (
     "empty_answer",
     "not_generated",
     "too_short",
+    "junk",
     "copy",
     "duplicate",
     "tagging_failed",
@@ -156,6 +160,8 @@ class LLMAugmenter(Augmenter):
         min_tokens: int = 4,
         require_kb_link: bool = False,
         seed: int | None = None,
+        max_failed_share: float = 0.1,
+        filter_junk: bool = True,
     ) -> None:
         if tagging not in TAGGING_MODES:
             raise ValueError(
@@ -178,6 +184,8 @@ class LLMAugmenter(Augmenter):
         self.min_tokens = min_tokens
         self.require_kb_link = require_kb_link
         self.seed = seed
+        self.max_failed_share = max_failed_share
+        self.filter_junk = filter_junk
         self.require_grounded_name = False
 
     @abstractmethod
@@ -229,7 +237,28 @@ class LLMAugmenter(Augmenter):
             stats["llm/generated"],
             {k[9:]: v for k, v in sorted(counts.items()) if k.startswith("rejected/") and v},
         )
+        self._check_source(stats, str(getattr(llm, "last_failure", "")))
         return SyntheticSet(sentences=synthetic, stats=stats)
+
+    def _check_source(self, stats: dict[str, float | int], last_failure: str) -> None:
+        """Raise `AugmenterFailedError` when more than `max_failed_share` of the chats failed
+        or nothing was accepted of what was requested: a set made from a failing source
+        would train a run that looks like any other."""
+        failed, calls = stats["llm/failures"], stats["llm/calls"]
+        too_many = calls > 0 and failed / calls > self.max_failed_share
+        if not too_many and (stats["llm/accepted"] or not stats["llm/requested"]):
+            return
+        why = (
+            f"{failed:.0f} of {calls:.0f} LLM chats failed (more than max_failed_share="
+            f"{self.max_failed_share}; last error: {last_failure})"
+            if too_many
+            else f"none of the {stats['llm/requested']} requested sentences was accepted"
+        )
+        raise AugmenterFailedError(
+            f"augmenter {self.name}: {why}. The run fails and its synthetic set is not cached; "
+            "the answers received are, so a rerun sends only the missing chats.",
+            stats,
+        )
 
     # -- shared steps -----------------------------------------------------------------------
 
@@ -288,6 +317,9 @@ class LLMAugmenter(Augmenter):
                 key = sentence_key(tokens)
                 if len(tokens) < self.min_tokens:
                     counts["rejected/too_short"] += 1
+                elif self.filter_junk and (junk := junk_kind(text, context.labels)):
+                    counts["rejected/junk"] += 1
+                    counts[f"junk/{junk}"] += 1
                 elif key in request.copy_keys:
                     counts["rejected/copy"] += 1
                 elif key in seen:
@@ -554,5 +586,9 @@ def chat_each(
 
     workers = max(1, min(int(getattr(llm, "max_concurrency", 4)), len(chats)))
     show = bool(getattr(llm, "show_progress", False))
-    with ThreadPoolExecutor(workers, thread_name_prefix="llm-aug") as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="llm-aug")
+    try:
         return list(tqdm(pool.map(ask, chats), total=len(chats), desc=desc, disable=not show))
+    finally:
+        # On Ctrl-C/SIGTERM, no wait for chats in flight: closing the client ends them.
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -10,8 +10,10 @@ import gzip
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from hilgen.errors import UserError
 
-class CorpusFormatError(ValueError):
+
+class CorpusFormatError(UserError, ValueError):
     """A corpus file does not follow its format; names the file, the line and what was expected."""
 
     def __init__(self, path: str | Path, line_number: int | None, problem: str) -> None:
@@ -22,11 +24,11 @@ class CorpusFormatError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
-class MissingCorpusError(FileNotFoundError):
+class MissingCorpusError(UserError, FileNotFoundError):
     """A corpus file is not where it should be; the message says what to put where."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(UserError, ValueError):
     """A corpus file's SHA-256 differs from the verified one, so it is refused."""
 
 

@@ -22,7 +22,7 @@ from hilgen.data.types import TaggedPrediction
 from hilgen.evaluate.metrics import Scores, score_predictions
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, mean_sd, scores_table
-from hilgen.io import atomic_write_text
+from hilgen.io import CONLL_SUFFIX, atomic_write_text
 from hilgen.models.combine import Choice, Ensembler, align, dev_f1_weights
 from hilgen.tracking.mlflow_tracking import Tracker, git_commit
 from hilgen.tracking.selection import MemberRun, Selection, select_members
@@ -144,7 +144,7 @@ def _pm(mean: float, sd: float | None) -> str:
 def write_seed_outputs(result: SeedEnsemble, directory: Path) -> None:
     for split, predictions in result.predictions_by_split().items():
         write_predictions_jsonl(directory / "predictions" / f"{split}.jsonl", predictions)
-        write_predictions_conll(directory / "predictions" / f"{split}.conll", predictions)
+        write_predictions_conll(directory / "predictions" / f"{split}{CONLL_SUFFIX}", predictions)
     inputs = [
         {
             "run_id": member.run_id,

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hilgen.errors import UserError
 from hilgen.models.base import Tagger
 from hilgen.models.bert_tagger import BertTagger
 from hilgen.models.combine import CombinationRule
@@ -40,7 +41,7 @@ class ModelCard:
     source: dict[str, str] = field(default_factory=dict)  # run id, git commit, ...
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(UserError, ValueError):
     """A directory is not an exported hilgen model (or one this version cannot read)."""
 
 

@@ -19,6 +19,7 @@ from hilgen.data.conll import read_conll
 from hilgen.data.errors import CorpusFormatError, read_text_lines
 from hilgen.data.pubtator import read_pubtator
 from hilgen.data.types import Document
+from hilgen.errors import UserError
 from hilgen.inference.documents import TokenisedDocument, from_sentences, tokenise
 
 INPUT_FORMATS = ("auto", "text", "directory", "pubtator", "conll")
@@ -28,7 +29,7 @@ _PUBTATOR_TITLE = re.compile(r"^[^|\t]+\|t\|")
 _SNIFF_BYTES = 8192
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """The input cannot be tagged; the message names the file (and line) and what to do."""
 
 

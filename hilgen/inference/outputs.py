@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hilgen.data.iob import OUTSIDE
+from hilgen.errors import UserError
 from hilgen.inference.documents import TaggedDocument
 from hilgen.io import atomic_path
 
@@ -79,6 +80,10 @@ def write_brat_document(directory: Path, tagged: TaggedDocument) -> None:
     Path(f"{stem}.ann").write_text("".join(lines), encoding="utf-8")
 
 
+class OutputExistsError(UserError, FileExistsError):
+    """An output path that holds something this run would overwrite."""
+
+
 def write_output(documents: Iterable[TaggedDocument], output: Path, output_format: str) -> int:
     """Write every document to `output`; return how many were written."""
     if output_format not in OUTPUT_FORMATS:
@@ -86,7 +91,7 @@ def write_output(documents: Iterable[TaggedDocument], output: Path, output_forma
     count = 0
     if output_format == "brat":
         if output.exists() and (not output.is_dir() or any(output.iterdir())):
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{output}: exists and is not an empty directory; BRAT output needs a new "
                 "directory (choose another output= or remove it)"
             )

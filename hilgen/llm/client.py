@@ -91,6 +91,10 @@ class LLMClient:
       samples for one prompt, vary `seed`.
     - Timeouts, 429 and 5xx are retried up to `max_retries` times with jittered exponential
       backoff; a malformed 2xx body is a server bug, reported and not retried.
+    - After `give_up_after_failures` chats in a row failed after their retries, the endpoint
+      counts as down: every later chat fails at once, unsent, so a dead endpoint costs one
+      chat's retries rather than every chat's. A success in between resets the count.
+    - Retries and failures are logged at DEBUG; `close` logs one warning with the counts.
     - At most `max_concurrency` requests are in flight and at most `requests_per_minute`
       start per minute, across `chat` and `chat_many` and all threads.
     - The endpoint opens lazily (a local server starts on the first request) and closes with
@@ -111,6 +115,7 @@ class LLMClient:
         max_concurrency: int = 4,
         requests_per_minute: float | None = None,
         max_retries: int = 4,
+        give_up_after_failures: int = 4,
         timeout_s: float = 60.0,
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 60.0,
@@ -125,10 +130,11 @@ class LLMClient:
             sensitive_data=sensitive_data,
             allow_sensitive_endpoint=allow_sensitive_endpoint,
         )
-        if max_concurrency < 1 or max_retries < 0 or timeout_s <= 0:
+        if max_concurrency < 1 or max_retries < 0 or timeout_s <= 0 or give_up_after_failures < 1:
             raise ValueError(
-                f"LLMClient needs max_concurrency >= 1, max_retries >= 0 and timeout_s > 0; got "
-                f"{max_concurrency}, {max_retries}, {timeout_s}. Fix the llm config."
+                f"LLMClient needs max_concurrency >= 1, max_retries >= 0, timeout_s > 0 and "
+                f"give_up_after_failures >= 1; got {max_concurrency}, {max_retries}, "
+                f"{timeout_s}, {give_up_after_failures}. Fix the llm config."
             )
         self.endpoint = endpoint
         self.model = model
@@ -139,6 +145,7 @@ class LLMClient:
         }
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
+        self.give_up_after_failures = give_up_after_failures
         self.timeout_s = timeout_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -153,6 +160,8 @@ class LLMClient:
         self._open_lock = threading.Lock()
         self._openai: openai.OpenAI | None = None
         self._rng = random.Random()
+        self._failures_in_a_row = 0
+        self._last_failure = ""
 
     # -- public API -------------------------------------------------------------------------
 
@@ -196,9 +205,22 @@ class LLMClient:
                     outcomes[key] = future.result()
                     bar.update()
             except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
+                # No wait for chats in flight (Ctrl-C, SIGTERM): `close` ends them.
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
         return [outcomes[key] for key in keys]
+
+    @property
+    def last_failure(self) -> str:
+        """Why the latest failed chat failed (empty when none has)."""
+        with self._usage_lock:
+            return self._last_failure
+
+    @property
+    def gave_up(self) -> bool:
+        """True once the endpoint counts as down (see `give_up_after_failures`)."""
+        with self._usage_lock:
+            return self._failures_in_a_row >= self.give_up_after_failures
 
     @property
     def usage(self) -> LLMUsage:
@@ -207,7 +229,24 @@ class LLMClient:
             return dataclasses.replace(self._usage)
 
     def close(self) -> None:
-        """Close the HTTP client, stop a local server, close the cache."""
+        """Close the HTTP client, stop a local server, close the cache; warn once about
+        failed chats."""
+        usage = self.usage
+        if usage.failures:
+            logger.warning(
+                "LLM endpoint %s (model %s): %d of %d chats failed (%d requests, %d retries%s); "
+                "last error: %s",
+                self.endpoint.base_url,
+                self.model,
+                usage.failures,
+                usage.calls,
+                usage.requests,
+                usage.retries,
+                f", {usage.not_sent} not sent after {self.give_up_after_failures} failed in a row"
+                if usage.not_sent
+                else "",
+                self.last_failure,
+            )
         with self._open_lock:
             if self._openai is not None:
                 self._openai.close()
@@ -261,13 +300,21 @@ class LLMClient:
         if cached is not None:
             self._count(calls=1, cache_hits=1)
             return dataclasses.replace(LLMResponse(**cached), cached=True)
+        if self.gave_up:
+            self._count(calls=1, failures=1, not_sent=1)
+            return LLMFailure(reason=f"not sent, endpoint down: {self.last_failure}", attempts=0)
         outcome = self._request_with_retries(messages, sampling)
         if isinstance(outcome, LLMFailure):
             self._count(calls=1, failures=1)
-            logger.warning(
+            with self._usage_lock:
+                self._failures_in_a_row += 1
+                self._last_failure = outcome.reason
+            logger.debug(
                 "LLM chat failed after %d attempt(s): %s", outcome.attempts, outcome.reason
             )
             return outcome
+        with self._usage_lock:
+            self._failures_in_a_row = 0
         request = {"model": self.model, "messages": messages, "sampling": sampling}
         self.cache.put(key, request, dataclasses.asdict(outcome))
         cost = (
@@ -286,13 +333,15 @@ class LLMClient:
         self, messages: Messages, sampling: dict[str, Any]
     ) -> LLMResponse | LLMFailure:
         for attempt in range(1, self.max_retries + 2):
+            if attempt > 1 and self.gave_up:  # other chats found the endpoint down meanwhile
+                return LLMFailure(reason=self.last_failure, attempts=attempt - 1)
             try:
                 return self._request(messages, sampling)
             except MalformedResponseError as error:
                 return LLMFailure(reason=self.endpoint.redact(str(error)), attempts=attempt)
             except openai.OpenAIError as error:
                 reason = self.endpoint.redact(f"{type(error).__name__}: {error}")
-                if not is_retryable(error) or attempt > self.max_retries:
+                if not is_retryable(error) or attempt > self.max_retries or self.gave_up:
                     return LLMFailure(reason=reason, attempts=attempt)
                 delay = backoff_delay(
                     attempt,
@@ -301,7 +350,7 @@ class LLMClient:
                     retry_after_seconds(error),
                     self._rng,
                 )
-                logger.info("LLM request retry %d in %.2f s after %s", attempt, delay, reason)
+                logger.debug("LLM request retry %d in %.2f s after %s", attempt, delay, reason)
                 self._count(retries=1)
                 time.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns")

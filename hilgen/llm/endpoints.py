@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import openai
 
+from hilgen.errors import UserError
 from hilgen.llm.sensitive import normalise_url
 
 #: Sent where a server needs some key but checks none (vLLM, llama.cpp without --api-key).
@@ -45,11 +46,15 @@ class Endpoint(Protocol):
         ...
 
 
+class MissingAPIKeyError(UserError, RuntimeError):
+    """The environment variable that should hold an endpoint's API key is unset or empty."""
+
+
 def read_api_key(env_name: str) -> str:
     """The key in environment variable `env_name`; a clear error when it is unset."""
     api_key = os.environ.get(env_name, "").strip()
     if not api_key:
-        raise RuntimeError(
+        raise MissingAPIKeyError(
             f"Environment variable {env_name} is not set. Export your API key there "
             f"(`export {env_name}=...`); keys are never read from config files."
         )

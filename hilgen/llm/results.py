@@ -40,7 +40,8 @@ class LLMUsage:
     """Running totals of one client's traffic, so a run can log what it spent.
 
     `calls` counts chats answered or failed; `requests` counts HTTP requests sent (retries
-    included); `cache_hits` are chats answered without a request. Tokens and cost count fresh
+    included); `cache_hits` are chats answered without a request; `not_sent` are failures
+    never sent because the endpoint had already been given up on. Tokens and cost count fresh
     answers only, since a replayed answer costs nothing.
     """
 
@@ -48,6 +49,7 @@ class LLMUsage:
     requests: int = 0
     cache_hits: int = 0
     failures: int = 0
+    not_sent: int = 0
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from hilgen.errors import UserError
 
-class SensitiveDataError(PermissionError):
+
+class SensitiveDataError(UserError, PermissionError):
     """A sensitive dataset was about to be sent to an endpoint nobody allowed."""
 
 

@@ -2,7 +2,9 @@
 
 The SQLite store is created once under a file lock, so parallel sweep jobs never race on
 creating the database or the experiment. Configs are redacted before they are logged: any key
-that looks like a secret is replaced, whatever its nesting.
+that looks like a secret is replaced, whatever its nesting. A run that raises ends FAILED (or
+KILLED on Ctrl-C/SIGTERM) with the reason in its `failure` tag. Experiments are marked as
+classic model development, so MLflow 3's UI opens them on their runs, not on its GenAI pages.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
@@ -30,6 +35,29 @@ NOT_SECRET_KEY = re.compile(r"(_env|_tokens?_?(per|limit|count)|max_tokens|token
 REDACTED = "***"
 # MLflow's limit on metrics in one log_batch call.
 MAX_METRICS_PER_BATCH = 1000
+# The experiment tag MLflow 3's UI reads to choose between its GenAI pages and the runs table.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML_KIND = "custom_model_development"
+# MLflow 3.17's UI chooses between its GenAI pages and the runs by a browser-wide switch that
+# defaults to GenAI; the experiment kind does not override it, a link's query does.
+UI_QUERY = "?workflowType=machine_learning"
+# MLflow's tag values are limited; a failure reason is cut to this.
+MAX_REASON_CHARS = 4000
+
+
+def quiet_mlflow_logs() -> None:
+    """Keep MLflow's store set-up messages (creating and upgrading database tables) off the
+    console; MLflow resets its own logger's level when it configures logging, not a child's."""
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line saying why a run ended early, for its `failure` tag."""
+    if isinstance(error, KeyboardInterrupt | SystemExit):
+        return "stopped by Ctrl-C or SIGTERM"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:MAX_REASON_CHARS]
 
 
 def redact(value: Any) -> Any:
@@ -129,16 +157,23 @@ class Tracker:
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
+        quiet_mlflow_logs()
         mlflow.set_tracking_uri(self.tracking_uri)
         with file_lock(_lock_path(self.tracking_uri, self.artifact_root)):
             client = MlflowClient(self.tracking_uri)
             existing = client.get_experiment_by_name(self.experiment)
             if existing is None:
                 self.experiment_id = client.create_experiment(
-                    self.experiment, artifact_location=self._artifact_location()
+                    self.experiment,
+                    artifact_location=self._artifact_location(),
+                    tags={EXPERIMENT_KIND_TAG: CLASSIC_ML_KIND},
                 )
             else:
                 self.experiment_id = existing.experiment_id
+                if EXPERIMENT_KIND_TAG not in existing.tags:  # made by an older version
+                    client.set_experiment_tag(
+                        self.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML_KIND
+                    )
         mlflow.set_experiment(experiment_id=self.experiment_id)
         return self.experiment_id
 
@@ -190,7 +225,13 @@ class Tracker:
         with mlflow.start_run(
             experiment_id=self.experiment_id, run_name=run_name, tags=all_tags
         ) as active:
-            yield active
+            try:
+                yield active
+            except BaseException as error:
+                mlflow.set_tag("failure", failure_reason(error))
+                if isinstance(error, KeyboardInterrupt | SystemExit):
+                    mlflow.end_run("KILLED")
+                raise
 
     def log_config(self, cfg: DictConfig) -> None:
         if not self.enabled:
@@ -223,6 +264,33 @@ class Tracker:
             client.log_batch(
                 active.info.run_id, metrics=points[start : start + MAX_METRICS_PER_BATCH]
             )
+
+    def ui_link(self, run_id: str | None = None) -> str:
+        """The MLflow UI route (after the UI's address) that opens this experiment's runs, or
+        one run, on the runs pages rather than MLflow 3's GenAI pages."""
+        route = f"#/experiments/{self.experiment_id}/runs" + (f"/{run_id}" if run_id else "")
+        return route + UI_QUERY
+
+    def log_input(
+        self,
+        name: str,
+        source: str,
+        context: str,
+        rows: Sequence[Mapping[str, Any]] | None = None,
+        digest: str | None = None,
+    ) -> None:
+        """A dataset in the run's inputs (the runs list's Dataset column): `rows` as a table
+        MLflow profiles, or, without rows, a reference to `source` with `digest`."""
+        if not self.enabled:
+            return
+        where = LocalArtifactDatasetSource(source)
+        if rows is None:
+            dataset = MetaDataset(where, name=name, digest=digest)
+        else:
+            dataset = mlflow.data.from_pandas(
+                pd.DataFrame(list(rows)), source=where, name=name, digest=digest
+            )
+        mlflow.log_input(dataset, context=context)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         if self.enabled:

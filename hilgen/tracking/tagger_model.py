@@ -26,6 +26,7 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from hilgen.errors import UserError
 from hilgen.inference.export import CARD_FILE, ModelFormatError, export_ensemble, read_card
 from hilgen.inference.tagger import DocumentTagger
 from hilgen.models.combine import CombinationRule
@@ -48,7 +49,7 @@ REQUIREMENTS = (
 )
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UserError, ValueError):
     """A model URI that names no loadable hilgen model; the message says what to do."""
 
 

@@ -1,6 +1,6 @@
 """LLM augmenters (gpt_*, zerogen) and their parsing, against a scripted fake OpenAI server on
-127.0.0.1 (tests/fake_openai.py) and the hand-built KB (tests/kb_fixture.py); one slow test
-runs the real local SmolLM2 server end to end."""
+127.0.0.1 (tests/helpers/fake_openai.py) and the hand-built KB (tests/helpers/kb_fixture.py);
+one slow test runs the real local SmolLM2 server end to end."""
 
 from __future__ import annotations
 
@@ -324,7 +324,8 @@ def test_scripted_run_counts_every_outcome_and_replays_from_cache(
 ) -> None:
     monkeypatch.setenv("HILGEN_TEST_API_KEY", FAKE_KEY)
     caplog.set_level(logging.DEBUG)
-    augmenter = gpt(count="fixed", sentences_per_source=3)
+    # 3 of 17 chats fail on purpose: above the default max_failed_share, which would fail the run
+    augmenter = gpt(count="fixed", sentences_per_source=3, max_failed_share=0.5)
     test_split = [Sentence("t:0", tokenize(LEAKED))]
     with make_client(scripted_server, tmp_path / "cache", "HILGEN_TEST_API_KEY") as client:
         synthetic = augmenter.generate(SOURCES, context(client, test_sentences=test_split))

@@ -1,4 +1,5 @@
-"""KB substitution on a hand-built KB where the right replacements are known (tests/kb_fixture)."""
+"""KB substitution on a hand-built KB where the right replacements are known
+(tests/helpers/kb_fixture.py)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from hilgen import pipeline
 from hilgen.data.types import Sentence, Span
+from hilgen.errors import UserError
 from hilgen.kb.label_groups import (
     LabelGroupsError,
     canonical_scope,
@@ -146,7 +147,7 @@ def test_pipeline_stops_on_a_bad_scope_with_the_message_alone() -> None:
         sample = type("S", (), {"sentences": []})()
 
     kb = demo_kb()
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(UserError) as stopped:
         pipeline.resolve_labels(Data(), kb, FixtureLinker(kb))  # type: ignore[arg-type]
-    assert str(stopped.value).startswith("error: dataset.label_groups: label 'Species'")
+    assert str(stopped.value).startswith("dataset.label_groups: label 'Species'")
     assert "Did you mean 'Eukaryote'?" in str(stopped.value)

@@ -1,4 +1,5 @@
-"""The LLM tagger against a scripted fake OpenAI server on 127.0.0.1 (tests/fake_openai.py)."""
+"""The LLM tagger against a scripted fake OpenAI server on 127.0.0.1
+(tests/helpers/fake_openai.py)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """Browsing results end to end: a tiny two-job sweep, then the MLflow UI in headless Chromium.
 
 The MLflow UI is a React app, so the pages are rendered by a real browser (`--dump-dom` after
-the app's requests settle) and checked for what a person looks for: the runs, a metric and the
-artifacts. The REST API is checked too, but it does not replace the browser. The server and the
+the app's requests settle) and checked for what a person looks for: the experiment opening on
+its runs (not MLflow 3's GenAI pages), run names that show seed, model, augmenter and dataset,
+the Dataset column, a metric, and the artifacts with a text preview of the CoNLL predictions.
+The REST API is checked too, but it does not replace the browser. The server and the
 browser run in their own process groups and are killed with them, so nothing outlives the test.
 """
 
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from hilgen.tracking.mlflow_tracking import UI_QUERY, Tracker
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -203,6 +206,13 @@ def test_runs_metrics_and_artifacts_are_browsable(mlflow_ui: str, tmp_path: Path
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         runs = json.load(response)["runs"]
+    assert (
+        experiment["experiment"]["tags"]
+        and {t["key"]: t["value"] for t in experiment["experiment"]["tags"]}[
+            "mlflow.experimentKind"
+        ]
+        == "custom_model_development"
+    )
     train_runs = {}
     for run in runs:
         tags = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
@@ -222,27 +232,45 @@ def test_runs_metrics_and_artifacts_are_browsable(mlflow_ui: str, tmp_path: Path
         )
         assert "predictions/test.jsonl" in {f["path"] for f in predictions["files"]}
         assert "test_f1" in {m["key"] for m in run["data"]["metrics"]}
+        inputs = {
+            i["tags"][0]["value"]: i["dataset"]["name"] for i in run["inputs"]["dataset_inputs"]
+        }
+        assert inputs["corpus"] == "ncbi_disease_1type"
+        assert inputs["training"].startswith("ncbi_disease_1type 5-shot seed")
 
     # The browser: the runs list, one run's metrics and its artifacts, as a person sees them.
     profile = tmp_path / "chromium-profile"
-    runs_page = page_text(f"{base}/#/experiments/{experiment_id}/runs", profile)
+    # MLflow 3.17 opens an experiment on its GenAI pages unless the link says otherwise (a
+    # browser-wide switch); the links train.py prints do (Tracker.ui_link).
+    link = Tracker("", "", "")
+    link.experiment_id = experiment_id
+    runs_page = page_text(f"{base}/{link.ui_link()}", profile)
     assert "ui-check" in runs_page
     assert "3 matching runs" in runs_page  # two jobs and their sweep parent
     assert "sweep" in runs_page
+    assert "Detect Issues" not in runs_page and "Overview" not in runs_page
+    # (the jobs are nested under their sweep row; their names and datasets are checked below
+    # on their own pages and through REST above)
 
     for seed, run in train_runs.items():
         run_id = run["info"]["run_id"]
-        run_page = page_text(f"{base}/#/experiments/{experiment_id}/runs/{run_id}", profile)
-        assert f"ncbi_disease_1type/none/bert/seed{seed}" in run_page
+        run_page = page_text(f"{base}/{link.ui_link(run_id)}", profile)
+        assert f"seed{seed} bert none ncbi_disease_1type" in run_page
         assert "test_f1" in run_page
         assert "Finished" in run_page
 
     run_id = train_runs["1"]["info"]["run_id"]
     artifacts_page = page_text(
-        f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts", profile
+        f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts{UI_QUERY}", profile
     )
     for name in ("config.yaml", "predictions", "results.md"):
         assert name in artifacts_page
+    conll_page = page_text(
+        f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/predictions/test.conll.txt"
+        f"{UI_QUERY}",
+        profile,
+    )
+    assert "B-Disease" in conll_page, "CoNLL predictions are previewed as text"
 
     shot = tmp_path / "mlflow-runs.png"
     screenshot(f"{base}/#/experiments/{experiment_id}/runs", profile, shot)
