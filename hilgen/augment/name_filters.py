@@ -9,7 +9,8 @@ which reading a corpus takes: its gold mentions are linked to concepts, and
 - a *doubtful branch* (configured per semantic group, e.g. MeSH Proteins under CHEM) gives
   names only if some sample mention of that group links to a concept inside it; a concept
   that MeSH also files elsewhere (Calcium, a blood coagulation factor and an alkaline earth
-  metal) is inside only if every path up from it passes through a doubtful branch;
+  metal) is inside only if every path up from it within its group passes through a doubtful
+  branch (Placebos, under Pharmaceutical Preparations and the procedure Therapeutics, is);
 - a concept with more is-a children than any sample concept of its group and than the
   group's `min_class_children` is a class the corpus does not tag at that level (chemical
   corpora tag substances, not "drugs"; disease corpora do tag "cancer", so DISO has no limit).
@@ -101,19 +102,20 @@ class ConceptGate:
         if key not in self._allowed:
             blocked = self.blocked_branches.get(group, set())
             self._allowed[key] = self.children(concept_id) <= self.children_limit(group) and (
-                not blocked or self._escapes_branches(concept_id, frozenset(blocked))
+                not blocked or self._escapes_branches(concept_id, group, frozenset(blocked))
             )
         return self._allowed[key]
 
-    def _escapes_branches(self, concept_id: str, blocked: frozenset[str]) -> bool:
-        """Whether some path up from the concept reaches a root without entering `blocked`."""
+    def _escapes_branches(self, concept_id: str, group: str, blocked: frozenset[str]) -> bool:
+        """Whether some path up from the concept through parents of its group reaches the top
+        of the group without entering `blocked`."""
         key = (concept_id, blocked)
         if key not in self._escapes:
             if concept_id in blocked:
                 return False
             self._escapes[key] = False  # cycles do not escape
-            parents = self._kb.parents(concept_id)
+            parents = [p for p in self._kb.parents(concept_id) if p.semantic_group == group]
             self._escapes[key] = not parents or any(
-                self._escapes_branches(p.concept_id, blocked) for p in parents
+                self._escapes_branches(p.concept_id, group, blocked) for p in parents
             )
         return self._escapes[key]
