@@ -229,7 +229,8 @@ def cleaning_kb() -> InMemoryKB:
         chem("S3", "Calcium Sulfate"),
         chem("GM", "Gentamicins"),
         chem("NP", "Nitroprusside"),
-        chem("MAPS", "MAPS"),
+        Concept("MAP", "Familial adenomatous polyposis 2", ("MAP",), ("T047",), "DISO"),
+        Concept("MAPC", "Maps", (), ("T170",), "CONC"),
         Concept("HP:PAIN", "Pain", (), ("T184",), "DISO", {}, "hp"),
         Concept("MESH:PAIN", "Pain", (), ("T039",), "PHYS", {}, "mesh"),
         Concept("DEF", "Deficiency of glucose-6-phosphate dehydrogenase", (), ("T047",), "DISO"),
@@ -284,7 +285,8 @@ def test_entity_groups_number_variants_short_words_and_sample_names() -> None:
     augmenter = KBDictionaryAugmenter(**CLEANING, sample_names=True)
     synthetic = augmenter.generate(sample, context(pool, kb))
     # "Pain" is DISO (its PHYS namesake does not compete), "gentamicin" the heading's singular,
-    # "maps" only an acronym in the KB, "toxicity" the sample's own mention text.
+    # "maps" (or "map") names no DISO concept, only a short form of one, "toxicity"
+    # the sample's own mention text.
     assert tagged(synthetic)["e:0"] == [
         ("Pain", "Disease"),
         ("gentamicin", "Chemical"),

@@ -181,7 +181,7 @@ class KBDictionaryAugmenter(Augmenter):
         self.strict_short_forms = strict_short_forms
         self.short_kb_words = short_kb_words
         self._kb: KnowledgeBase | None = None
-        self._kb_words: dict[str, bool] = {}
+        self._kb_words: dict[tuple[str, str], bool] = {}
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         if context.kb is None:
@@ -441,19 +441,22 @@ class KBDictionaryAugmenter(Augmenter):
                 return entry
         return None
 
-    def _kb_word(self, word: str) -> bool:
-        """With `short_kb_words`: whether a short word is no stop word and the KB writes it as a
-        word too ("Pain", "Iron"), not only in capitals ("MAPS", "ALL")."""
+    def _kb_word(self, word: str, group: str) -> bool:
+        """With `short_kb_words`: whether a short word, no stop word, is what the KB calls a
+        concept of `group` ("Pain", "Iron", "Salts"), not one of its short forms ("ALL" and
+        "MAP" are synonyms of longer disease names, "rich" and "gave" MONDO's lower-case
+        ones)."""
         if not self.short_kb_words or self._kb is None or word.casefold() in ENGLISH_STOP_WORDS:
             return False
         norm = normalise_name(word)
-        if norm not in self._kb_words:
-            self._kb_words[norm] = any(
-                normalise_name(name) == norm and not name.isupper()
-                for concept in self._kb.find_by_name(norm)
-                for name in concept.names
+        if (norm, group) not in self._kb_words:
+            forms = {norm, *number_variants(norm)}
+            self._kb_words[norm, group] = any(
+                concept.semantic_group == group and normalise_name(concept.preferred_name) in forms
+                for form in forms
+                for concept in self._kb.find_by_name(form)
             )
-        return self._kb_words[norm]
+        return self._kb_words[norm, group]
 
     def _longest_at(
         self, tokens: Sequence[str], start: int, names: dict[str, NameEntry], gate: ConceptGate
@@ -476,8 +479,12 @@ class KBDictionaryAugmenter(Augmenter):
             if looks_like_abbreviation(window):
                 if not self.kb_short_forms:
                     continue  # "G6PD", "PAH": mostly genes in text; defined short forms follow
-            elif end - start == 1 and len(window[0]) <= 4 and not self._kb_word(window[0]):
-                continue  # "all", "was", "maps": words, not ALL, WAS and MAPS
+            elif (
+                end - start == 1
+                and len(window[0]) <= 4
+                and not self._kb_word(window[0], entry.group)
+            ):
+                continue  # "all", "was", "map": words, not ALL, WAS and MAP
             return _Match(start, end, entry)
         return None
 
