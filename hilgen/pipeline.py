@@ -23,7 +23,8 @@ from hilgen.augment.base import AugmentContext, Augmenter, AugmenterFailedError,
 from hilgen.augment.generation import GenerationKey, generate_cached, generator_code_version
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
-from hilgen.evaluate.metrics import Scores, score_tags
+from hilgen.evaluate.label_errors import errors_table, label_errors
+from hilgen.evaluate.metrics import Scores, score_predictions, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.inference.export import export_tagger, kind_of
@@ -445,20 +446,28 @@ def check_with_teacher(
     return teacher_agreement(synthetic, teacher_tags)
 
 
-def score_against_train_labels(data: FewShotData, synthetic: SyntheticSet) -> Scores | None:
-    """The tags of synthetic sentences that are unchanged train-split sentences (distant
-    supervision) against those sentences' own gold labels, which no augmenter reads: how good
-    the automatic labels are. None when the set holds no such sentence."""
+def tagged_train_sentences(data: FewShotData, synthetic: SyntheticSet) -> list[TaggedPrediction]:
+    """The synthetic sentences that are unchanged train-split sentences (distant supervision),
+    their automatic tags next to those sentences' own gold tags, which no augmenter reads."""
     in_sample = {s.sentence_id for s in data.sample.sentences}
     train = {s.sentence_id: s for s in data.corpus.train if s.sentence_id not in in_sample}
-    pairs = [
-        (train[s.source_sentence_id].tags, s.sentence.tags)
+    return [
+        TaggedPrediction(
+            s.source_sentence_id,
+            s.sentence.tokens,
+            train[s.source_sentence_id].tags,
+            s.sentence.tags,
+        )
         for s in synthetic
         if s.source_sentence_id in train and train[s.source_sentence_id].tokens == s.sentence.tokens
     ]
-    if not pairs:
-        return None
-    return score_tags([gold for gold, _ in pairs], [tagged for _, tagged in pairs])
+
+
+def score_against_train_labels(data: FewShotData, synthetic: SyntheticSet) -> Scores | None:
+    """How good the automatic labels are: `tagged_train_sentences` scored. None when the set
+    holds no such sentence."""
+    pairs = tagged_train_sentences(data, synthetic)
+    return score_predictions(pairs) if pairs else None
 
 
 def generate(cfg: DictConfig) -> SyntheticSet:
@@ -472,8 +481,15 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         log_few_shot_data(cfg, tracker, data, output_dir)
         synthetic, cache_file = logged_synthetic(cfg, data, tracker, output_dir)
         against_gold = score_against_train_labels(data, synthetic)
+        errors = None
         if against_gold is not None:
+            errors = label_errors(tagged_train_sentences(data, synthetic))
             tracker.log_metrics(against_gold.as_metrics("train_labels"))
+            tracker.log_metrics(errors.as_metrics("train_labels"))
+            if cfg.label_errors:
+                table = errors_table(errors, cfg.label_errors)
+                atomic_write_text(output_dir / "label_errors.md", table + "\n")
+                tracker.log_artifact(output_dir / "label_errors.md")
         agreement: dict[str, TeacherAgreement] = {}
         if cfg.teacher_check and not len(synthetic):
             log.warning("teacher_check: the synthetic set is empty, there is nothing to check")
@@ -487,6 +503,9 @@ def generate(cfg: DictConfig) -> SyntheticSet:
     if against_gold is not None:
         print("\nTagged train-split sentences against their own gold labels (never read):")
         print(scores_table({"train_labels": against_gold}))
+        if errors is not None and cfg.label_errors:
+            print(f"\nTheir commonest errors ({output_dir / 'label_errors.md'}):")
+            print(errors_table(errors, cfg.label_errors))
     if agreement:
         print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
         print(agreement_table(agreement))

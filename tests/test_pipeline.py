@@ -104,6 +104,10 @@ def test_tiny_training_run_is_logged_and_read_back(
     assert len((local / "predictions" / "full_dev.jsonl").read_text().splitlines()) == 12
     assert 0.0 <= run.data.metrics["full_dev_f1"] <= 100.0
     assert "full_dev_f1" in metrics and "dev_f1" in metrics
+    # the paper's IO scoring beside strict IOB2
+    for split in ("test", "full_dev"):
+        assert 0.0 <= run.data.metrics[f"{split}_io_f1"] <= 100.0
+    assert "| IO F1 |" in (local / "results.md").read_text()
     assert set(json.loads(lines[0])) == {"sentence_id", "tokens", "gold", "predicted"}
     for path in local.rglob("*"):
         if path.is_file():

@@ -46,6 +46,7 @@ from hilgen.augment.base import (
     SyntheticSet,
     describe_sentences,
 )
+from hilgen.augment.name_filters import ConceptGate, number_variants
 from hilgen.augment.substitution.short_forms import looks_like_abbreviation, starts_a_word
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import KnowledgeBase
@@ -65,10 +66,21 @@ _VERB_ENDINGS = ("ed", "ly")
 
 @dataclass(frozen=True)
 class NameEntry:
-    """A normalised KB name that may be matched: its concept and semantic group."""
+    """A normalised KB name that may be matched: its concept and semantic group (and whether
+    it is a mention text of the sample rather than a KB name)."""
 
     concept_id: str
     group: str
+    from_sample: bool = False
+
+
+@dataclass(frozen=True)
+class _SampleMention:
+    """A gold mention of the few-shot sample and the concept it links to ("" if none)."""
+
+    sentence: Sentence
+    span: Span
+    concept_id: str
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,13 @@ class KBDictionaryAugmenter(Augmenter):
         kb_short_forms: bool = False,
         tree_depth: int = 3,
         seed: int | None = None,
+        entity_groups: Sequence[str] | None = None,
+        doubtful_branches: dict[str, Sequence[str]] | None = None,
+        min_class_children: dict[str, int] | None = None,
+        number_variants: bool = False,
+        sample_names: bool = False,
+        strict_short_forms: bool = False,
+        short_kb_words: bool = False,
     ) -> None:
         if max_sentences is not None and max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1 or null, got {max_sentences}")
@@ -156,6 +175,15 @@ class KBDictionaryAugmenter(Augmenter):
         self.kb_short_forms = kb_short_forms
         self.tree_depth = tree_depth
         self.seed = seed
+        self.entity_groups = frozenset(entity_groups) if entity_groups is not None else None
+        self.doubtful_branches = dict(doubtful_branches or {})
+        self.min_class_children = dict(min_class_children or {})
+        self.number_variants = number_variants
+        self.sample_names = sample_names
+        self.strict_short_forms = strict_short_forms
+        self.short_kb_words = short_kb_words
+        self._kb: KnowledgeBase | None = None
+        self._kb_words: dict[tuple[str, str], bool] = {}
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         if context.kb is None:
@@ -167,13 +195,23 @@ class KBDictionaryAugmenter(Augmenter):
             )
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
+        self._kb = context.kb
         group_labels = self._group_labels(context)
         names = self._dictionary(context.kb, set(group_labels), counts)
+        sample_links = self._sample_links(sample, context)
+        if self.sample_names:
+            names |= self._sample_names(sample_links, context, set(group_labels), counts)
         children = _ChildCounts(context.kb)
-        tree = self._label_tree(sample, context, group_labels, children, seed, counts)
+        tree = self._label_tree(sample_links, group_labels, children, seed, counts)
+        gate = ConceptGate(
+            context.kb,
+            _concepts_by_group(sample_links, context),
+            self.doubtful_branches,
+            self.min_class_children,
+        )
         pool = [s for s in context.unlabelled_sentences if not context.is_test_sentence(s.tokens)]
         counts["leaked_dropped"] = len(context.unlabelled_sentences) - len(pool)
-        matches = self._match_pool(pool, names, counts)
+        matches = self._match_pool(pool, names, gate, counts)
         tagged: list[SyntheticSentence] = []
         for sentence in pool:
             found = matches[sentence.sentence_id]
@@ -221,10 +259,44 @@ class KBDictionaryAugmenter(Augmenter):
             )
         return dict(out)
 
+    @staticmethod
+    def _sample_links(sample: Sequence[Sentence], context: AugmentContext) -> list[_SampleMention]:
+        """Each gold mention of the sample with the concept it links to ("" if none)."""
+        linked: list[_SampleMention] = []
+        for sentence in sample:
+            for span in sentence.spans:
+                links = []
+                if context.linker is not None:
+                    groups = context.label_groups.get(span.label)
+                    links = context.linker.link(sentence.span_text(span), span.concept_ids, groups)
+                concept_id = links[0].concept.concept_id if links else ""
+                linked.append(_SampleMention(sentence, span, concept_id))
+        return linked
+
+    def _sample_names(
+        self,
+        sample_links: Sequence[_SampleMention],
+        context: AugmentContext,
+        groups: set[str],
+        counts: Counter[str],
+    ) -> dict[str, NameEntry]:
+        """The sample's own mention texts as names (gold evidence: they pass every filter), in
+        the first semantic group of their label."""
+        added: dict[str, NameEntry] = {}
+        for mention in sample_links:
+            label_groups = [
+                g for g in context.label_groups.get(mention.span.label, ()) if g in groups
+            ]
+            norm = normalise_name(mention.sentence.span_text(mention.span))
+            if label_groups and norm and context.label_relations.get(mention.span.label) != []:
+                concept_id = mention.concept_id or f"sample:{norm}"
+                added[norm] = NameEntry(concept_id, label_groups[0], from_sample=True)
+        counts["dictionary/sample_names"] = len(added)
+        return added
+
     def _label_tree(
         self,
-        sample: Sequence[Sentence],
-        context: AugmentContext,
+        sample_links: Sequence[_SampleMention],
         group_labels: dict[str, list[str]],
         children: _ChildCounts,
         seed: int,
@@ -234,17 +306,13 @@ class KBDictionaryAugmenter(Augmenter):
         shared = {label for labels in group_labels.values() if len(labels) > 1 for label in labels}
         features: list[tuple[float, ...]] = []
         labels: list[str] = []
-        for sentence in sample:
-            for span in sentence.spans:
-                if span.label not in shared:
-                    continue
-                links = []
-                if context.linker is not None:
-                    groups = context.label_groups.get(span.label)
-                    links = context.linker.link(sentence.span_text(span), span.concept_ids, groups)
-                count = children(links[0].concept.concept_id) if links else 0
-                features.append(mention_features(sentence.tokens, span.start, span.end, count))
-                labels.append(span.label)
+        for mention in sample_links:
+            span = mention.span
+            if span.label not in shared:
+                continue
+            count = children(mention.concept_id) if mention.concept_id else 0
+            features.append(mention_features(mention.sentence.tokens, span.start, span.end, count))
+            labels.append(span.label)
         counts["label_tree_mentions"] = len(labels)
         tree = LabelTree(self.tree_depth, seed)
         tree.fit(features, labels)
@@ -271,20 +339,29 @@ class KBDictionaryAugmenter(Augmenter):
     def _dictionary(
         self, kb: KnowledgeBase, groups: set[str], counts: Counter[str]
     ) -> dict[str, NameEntry]:
-        """Normalised name -> its concept, for names of exactly one group among `groups`."""
+        """Normalised name -> its concept, for names of exactly one group among `groups`.
+
+        With `entity_groups`, only those groups compete for a name: "pain" (a MeSH
+        physiological function and an HPO sign) is a DISO name, "APC" (gene and disease) is
+        still ambiguous."""
         entries: dict[str, NameEntry] = {}
-        ambiguous: set[str] = set()
+        shared: defaultdict[str, dict[str, str]] = defaultdict(dict)  # names of 2+ groups
         for norm, concept_id, group in kb.iter_names():
-            if norm in ambiguous:
-                continue
             seen = entries.get(norm)
-            if seen is not None:
-                if seen.group != group:
-                    ambiguous.add(norm)
-                    del entries[norm]
-                continue
-            entries[norm] = NameEntry(concept_id, group)
-        counts["dictionary/cross_group_names_dropped"] = len(ambiguous)
+            if seen is None:
+                entries[norm] = NameEntry(concept_id, group)
+            elif seen.group != group:
+                shared[norm].setdefault(seen.group, seen.concept_id)
+                shared[norm].setdefault(group, concept_id)
+        for norm, held in shared.items():
+            rivals = [g for g in held if self.entity_groups is None or g in self.entity_groups]
+            if len(rivals) == 1:
+                entries[norm] = NameEntry(held[rivals[0]], rivals[0])
+            else:
+                del entries[norm]
+        counts["dictionary/cross_group_names_dropped"] = len(shared) - sum(
+            norm in entries for norm in shared
+        )
         kept = {
             norm: entry
             for norm, entry in entries.items()
@@ -305,10 +382,14 @@ class KBDictionaryAugmenter(Augmenter):
         )
 
     def _match_pool(
-        self, pool: Sequence[Sentence], names: dict[str, NameEntry], counts: Counter[str]
+        self,
+        pool: Sequence[Sentence],
+        names: dict[str, NameEntry],
+        gate: ConceptGate,
+        counts: Counter[str],
     ) -> dict[str, list[_Match]]:
         """Each sentence's matches: longest names first, then short forms its document defines."""
-        matches = {s.sentence_id: self._longest_matches(s.tokens, names) for s in pool}
+        matches = {s.sentence_id: self._longest_matches(s.tokens, names, gate) for s in pool}
         counts["dictionary/name_matches"] = sum(len(found) for found in matches.values())
         if not self.short_forms:
             return matches
@@ -318,7 +399,13 @@ class KBDictionaryAugmenter(Augmenter):
         for sentences in by_document.values():
             defined: dict[str, NameEntry] = {}
             for sentence in sentences:
-                defined |= _defined_short_forms(sentence.tokens, matches[sentence.sentence_id])
+                if self.strict_short_forms:
+                    matches[sentence.sentence_id] = _extended_to_long_forms(
+                        sentence.tokens, matches[sentence.sentence_id]
+                    )
+                defined |= _defined_short_forms(
+                    sentence.tokens, matches[sentence.sentence_id], self.strict_short_forms
+                )
             counts["dictionary/short_forms_defined"] += len(defined)
             for sentence in sentences:
                 found = matches[sentence.sentence_id]
@@ -327,11 +414,13 @@ class KBDictionaryAugmenter(Augmenter):
                 matches[sentence.sentence_id] = sorted(found + added, key=lambda m: m.start)
         return matches
 
-    def _longest_matches(self, tokens: Sequence[str], names: dict[str, NameEntry]) -> list[_Match]:
+    def _longest_matches(
+        self, tokens: Sequence[str], names: dict[str, NameEntry], gate: ConceptGate
+    ) -> list[_Match]:
         found: list[_Match] = []
         start = 0
         while start < len(tokens):
-            match = self._longest_at(tokens, start, names)
+            match = self._longest_at(tokens, start, names, gate)
             if match is None:
                 start += 1
                 continue
@@ -339,8 +428,41 @@ class KBDictionaryAugmenter(Augmenter):
             start = match.end
         return found
 
+    def _lookup(
+        self, window: Sequence[str], names: dict[str, NameEntry], gate: ConceptGate
+    ) -> NameEntry | None:
+        """The entry of a window's name (or of its other number), if its concept may tag."""
+        norm = normalise_name(" ".join(window))
+        keys = [norm]
+        if self.number_variants and self._matchable(norm):  # "cholinergic" is no "cholinergics"
+            keys += number_variants(norm)
+        for key in keys:
+            entry = names.get(key)
+            if entry is not None and (
+                entry.from_sample or gate.allows(entry.concept_id, entry.group)
+            ):
+                return entry
+        return None
+
+    def _kb_word(self, word: str, group: str) -> bool:
+        """With `short_kb_words`: whether a short word, no stop word, is what the KB calls a
+        concept of `group` ("Pain", "Iron", "Salts"), not one of its short forms ("ALL" and
+        "MAP" are synonyms of longer disease names, "rich" and "gave" MONDO's lower-case
+        ones)."""
+        if not self.short_kb_words or self._kb is None or word.casefold() in ENGLISH_STOP_WORDS:
+            return False
+        norm = normalise_name(word)
+        if (norm, group) not in self._kb_words:
+            forms = {norm, *number_variants(norm)}
+            self._kb_words[norm, group] = any(
+                concept.semantic_group == group and normalise_name(concept.preferred_name) in forms
+                for form in forms
+                for concept in self._kb.find_by_name(form)
+            )
+        return self._kb_words[norm, group]
+
     def _longest_at(
-        self, tokens: Sequence[str], start: int, names: dict[str, NameEntry]
+        self, tokens: Sequence[str], start: int, names: dict[str, NameEntry], gate: ConceptGate
     ) -> _Match | None:
         if not _is_word(tokens[start]):
             return None
@@ -354,14 +476,18 @@ class KBDictionaryAugmenter(Augmenter):
             window = tokens[start:end]
             if not _is_word(window[-1]):
                 continue
-            entry = names.get(normalise_name(" ".join(window)))
+            entry = self._lookup(window, names, gate)
             if entry is None:
                 continue
             if looks_like_abbreviation(window):
                 if not self.kb_short_forms:
                     continue  # "G6PD", "PAH": mostly genes in text; defined short forms follow
-            elif end - start == 1 and len(window[0]) <= 4:
-                continue  # "all", "was": words, not ALL and WAS
+            elif (
+                end - start == 1
+                and len(window[0]) <= 4
+                and not self._kb_word(window[0], entry.group)
+            ):
+                continue  # "all", "was", "map": words, not ALL, WAS and MAP
             return _Match(start, end, entry)
         return None
 
@@ -383,10 +509,13 @@ def _is_word(token: str) -> bool:
     return any(ch.isalnum() for ch in token)
 
 
-def _defined_short_forms(tokens: Sequence[str], found: Sequence[_Match]) -> dict[str, NameEntry]:
-    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst).
-    The parenthesis must close where it opened: "calcium chloride ( CaCl ( 2 ) )" defines no
-    "CaCl ( 2"."""
+def _defined_short_forms(
+    tokens: Sequence[str], found: Sequence[_Match], strict: bool
+) -> dict[str, NameEntry]:
+    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst),
+    the short form's first letter that of a word of the long form (`strict`: and its letters
+    not all in later words of it). The parenthesis must close where it opened:
+    "calcium chloride ( CaCl ( 2 ) )" defines no "CaCl ( 2"."""
     defined: dict[str, NameEntry] = {}
     for match in found:
         if match.short_form or match.end + 2 >= len(tokens) or tokens[match.end] != "(":
@@ -395,10 +524,80 @@ def _defined_short_forms(tokens: Sequence[str], found: Sequence[_Match]) -> dict
         if close is None or close < match.end + 2:
             continue
         short = tokens[match.end + 1 : close]
-        long_text = " ".join(tokens[match.start : match.end])
-        if looks_like_abbreviation(short) and starts_a_word("".join(short), long_text):
+        short_text, long_text = "".join(short), " ".join(tokens[match.start : match.end])
+        if (
+            looks_like_abbreviation(short)
+            and starts_a_word(short_text, long_text)
+            and not (strict and _abbreviates_a_tail(short_text, long_text))
+        ):
             defined[" ".join(short)] = match.entry
     return defined
+
+
+def _concepts_by_group(
+    sample_links: Sequence[_SampleMention], context: AugmentContext
+) -> dict[str, list[str]]:
+    """Semantic group -> the concepts the sample's gold mentions of its labels link to."""
+    out: defaultdict[str, list[str]] = defaultdict(list)
+    for mention in sample_links:
+        if mention.concept_id:
+            for group in context.label_groups.get(mention.span.label, ()):
+                out[group].append(mention.concept_id)
+    return dict(out)
+
+
+def _abbreviates_a_tail(short: str, long_text: str) -> bool:
+    """Whether the short form's letters, found right to left as Schwartz & Hearst (2003) find
+    them, cover only later words of the matched name: "Deficiency of glucose - 6 - phosphate
+    dehydrogenase ( G6PD )" abbreviates the enzyme, not the disease. A short form they cannot
+    place ("Myotonic dystrophy ( DM )") is not a tail."""
+    start = _long_form_start(short, long_text.split(" "))
+    return start is not None and start > 0
+
+
+# Words a long form may gain on its left: "sodium" of "sodium nitroprusside ( SNP )".
+_MAX_LONG_FORM_EXTENSION = 3
+
+
+def _extended_to_long_forms(tokens: Sequence[str], found: Sequence[_Match]) -> list[_Match]:
+    """Matches right before "( SF )" that the short form says begin further left: "sodium
+    nitroprusside ( SNP )" matched "nitroprusside" only; the span becomes the long form."""
+    out: list[_Match] = []
+    previous_end = 0
+    for match in found:
+        close = None
+        if match.end + 2 < len(tokens) and tokens[match.end] == "(":
+            close = _closing_parenthesis(tokens, match.end, limit=match.end + 6)
+        short = tokens[match.end + 1 : close] if close else []
+        lowest = max(previous_end, match.start - _MAX_LONG_FORM_EXTENSION)
+        start = _long_form_start("".join(short), list(tokens[lowest : match.end]))
+        if short and looks_like_abbreviation(short) and start is not None:
+            new_start = lowest + start
+            if new_start < match.start and all(
+                t.isalpha() or t in _INNER_JOINERS for t in tokens[new_start : match.start]
+            ):
+                match = _Match(new_start, match.end, match.entry, match.short_form)
+        out.append(match)
+        previous_end = match.end
+    return out
+
+
+def _long_form_start(short: str, words: Sequence[str]) -> int | None:
+    """The index of the word where the short form's long form begins among `words` (which end
+    where it ends), found as Schwartz & Hearst (2003) do: its characters right to left, the
+    first one at the start of a word; None where they cannot be placed."""
+    text = " ".join(words).casefold()
+    at = len(text) - 1
+    for index in range(len(short) - 1, -1, -1):
+        char = short[index].casefold()
+        if not char.isalnum():
+            continue
+        while at >= 0 and (text[at] != char or (index == 0 and at > 0 and text[at - 1].isalnum())):
+            at -= 1
+        if at < 0:
+            return None
+        at -= 1
+    return text[: at + 1].count(" ")
 
 
 def _closing_parenthesis(tokens: Sequence[str], opening: int, limit: int) -> int | None:

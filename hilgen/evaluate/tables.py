@@ -25,7 +25,8 @@ def _cell(value: object) -> str:
 
 
 def scores_table(scores_by_split: dict[str, Scores]) -> str:
-    """Micro and per-type P/R/F1 for each evaluated split."""
+    """Micro and per-type strict P/R/F1 for each evaluated split, and the micro IO F1 (the
+    paper's scoring) beside them."""
     rows: list[list[object]] = []
     for split, scores in scores_by_split.items():
         rows.append(
@@ -35,13 +36,14 @@ def scores_table(scores_by_split: dict[str, Scores]) -> str:
                 scores.precision,
                 scores.recall,
                 scores.f1,
+                scores.io_f1,
                 scores.n_gold,
                 scores.n_predicted,
             ]
         )
         for label, per in sorted(scores.per_type.items()):
-            rows.append([split, label, per.precision, per.recall, per.f1, per.support, ""])
-    return format_table(["split", "type", "P", "R", "F1", "gold", "predicted"], rows)
+            rows.append([split, label, per.precision, per.recall, per.f1, "", per.support, ""])
+    return format_table(["split", "type", "P", "R", "F1", "IO F1", "gold", "predicted"], rows)
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:

@@ -126,7 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where MLflow stores artifacts of a new experiment (as tracking.artifact_root)",
     )
     parser.add_argument("--out", type=Path, help="output folder (default outputs/report/<exp>)")
-    parser.add_argument("--metric", default="test_f1")
+    parser.add_argument(
+        "--metric",
+        default="test_f1",
+        help="metric of a cell: test_f1 (strict IOB2), test_io_f1 (IO, the paper's scoring), ...",
+    )
     parser.add_argument("--no-log", action="store_true", help="do not log a report run")
     parser.add_argument(
         "--seeds", type=int, nargs="+", help="only runs of these seeds (default: every seed)"

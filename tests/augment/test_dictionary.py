@@ -208,3 +208,104 @@ def test_combined_augmenter_pools_its_parts_and_keeps_their_stats() -> None:
     assert pooled.stats["leaked_dropped"] == 0
     with pytest.raises(ValueError, match="no parts"):
         CombinedAugmenter({})
+
+
+def cleaning_kb() -> InMemoryKB:
+    """Chemicals the way MeSH files them: proteins, a class of many, Calcium under both a
+    protein branch and the metals; a disease name MeSH also gives a physiological function."""
+
+    def chem(cid: str, name: str, *synonyms: str) -> Concept:
+        return Concept(cid, name, synonyms, ("T109",), "CHEM", {}, "mesh")
+
+    concepts = [
+        chem("P", "Proteins"),
+        chem("F", "Blood Coagulation Factors"),
+        chem("PRL", "Prolactin"),
+        chem("M", "Metals"),
+        chem("CA", "Calcium"),
+        chem("SALTS", "Sulfates", "Sulfate"),
+        chem("S1", "Barium Sulfate"),
+        chem("S2", "Zinc Sulfate"),
+        chem("S3", "Calcium Sulfate"),
+        chem("GM", "Gentamicins"),
+        chem("NP", "Nitroprusside"),
+        Concept("MAP", "Familial adenomatous polyposis 2", ("MAP",), ("T047",), "DISO"),
+        Concept("MAPC", "Maps", (), ("T170",), "CONC"),
+        Concept("HP:PAIN", "Pain", (), ("T184",), "DISO", {}, "hp"),
+        Concept("MESH:PAIN", "Pain", (), ("T039",), "PHYS", {}, "mesh"),
+        Concept("DEF", "Deficiency of glucose-6-phosphate dehydrogenase", (), ("T047",), "DISO"),
+    ]
+    is_a = [
+        ("F", "P"),
+        ("PRL", "P"),
+        ("CA", "F"),
+        ("CA", "M"),
+        ("S1", "SALTS"),
+        ("S2", "SALTS"),
+        ("S3", "SALTS"),
+    ]
+    return InMemoryKB(concepts, is_a)
+
+
+CLEANING = {
+    "entity_groups": ["DISO", "CHEM"],
+    "doubtful_branches": {"CHEM": ["P"]},
+    "min_class_children": {"CHEM": 2},
+    "number_variants": True,
+    "short_kb_words": True,
+}
+
+
+def test_sample_vouches_for_doubtful_branches_and_classes() -> None:
+    """Proteins and wide classes tag Chemical only when a sample chemical lies among them;
+    Calcium, also a metal, is never only a protein."""
+    kb = cleaning_kb()
+    pool = [unlabelled("c:0", "Prolactin , calcium and sulfates rose .")]
+    plain = KBDictionaryAugmenter().generate([], context(pool, kb))
+    assert tagged(plain)["c:0"] == [
+        ("Prolactin", "Chemical"),
+        ("calcium", "Chemical"),
+        ("sulfates", "Chemical"),
+    ]
+    cleaned = KBDictionaryAugmenter(**CLEANING).generate([], context(pool, kb))
+    assert tagged(cleaned)["c:0"] == [("calcium", "Chemical")]
+    # A sample mention of a protein and one of a class of three vouch for both.
+    tokens = ["Prolactin", "and", "sulfates"]
+    spans = [Span(0, 1, "Chemical", ("PRL",)), Span(2, 3, "Chemical", ("SALTS",))]
+    sample = [Sentence("s:0", tokens, spans)]
+    vouched = KBDictionaryAugmenter(**CLEANING).generate(sample, context(pool, kb))
+    assert tagged(vouched)["c:0"] == tagged(plain)["c:0"]
+
+
+def test_entity_groups_number_variants_short_words_and_sample_names() -> None:
+    kb = cleaning_kb()
+    pool = [unlabelled("e:0", "Pain after gentamicin and maps of renal toxicity .")]
+    assert tagged(KBDictionaryAugmenter().generate([], context(pool, kb))) == {}
+    sample = [Sentence("s:0", ["toxicity", "."], [Span(0, 1, "Disease")])]
+    augmenter = KBDictionaryAugmenter(**CLEANING, sample_names=True)
+    synthetic = augmenter.generate(sample, context(pool, kb))
+    # "Pain" is DISO (its PHYS namesake does not compete), "gentamicin" the heading's singular,
+    # "maps" (or "map") names no DISO concept, only a short form of one, "toxicity"
+    # the sample's own mention text.
+    assert tagged(synthetic)["e:0"] == [
+        ("Pain", "Disease"),
+        ("gentamicin", "Chemical"),
+        ("toxicity", "Disease"),
+    ]
+    assert synthetic.stats["dictionary/sample_names"] == 1
+
+
+def test_strict_short_forms_start_where_their_long_form_does() -> None:
+    """G6PD abbreviates the enzyme inside the disease name, so it is no disease short form; SNP
+    says its long form begins at "sodium", so the span grows to it."""
+    kb = cleaning_kb()
+    pool = [
+        unlabelled("g:0", "Deficiency of glucose-6-phosphate dehydrogenase ( G6PD ) .", "g"),
+        unlabelled("g:1", "G6PD was low after sodium nitroprusside ( SNP ) .", "g"),
+        unlabelled("g:2", "SNP lowered G6PD .", "g"),
+    ]
+    loose = tagged(KBDictionaryAugmenter().generate([], context(pool, kb)))
+    assert ("G6PD", "Disease") in loose["g:2"]
+    strict = KBDictionaryAugmenter(strict_short_forms=True).generate([], context(pool, kb))
+    assert tagged(strict)["g:1"] == [("sodium nitroprusside", "Chemical"), ("SNP", "Chemical")]
+    assert tagged(strict)["g:2"] == [("SNP", "Chemical")]

@@ -312,7 +312,13 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
     log_fake_run(tracker, tmp_path, other_model, dev[0], test[0])
 
     summary = run_ensembles(cfg)
-    assert summary == {"test_f1_mean": 0.0, "test_f1_sd": 0.0, "n_seeds": 2.0}
+    assert summary == {
+        "test_f1_mean": 0.0,
+        "test_f1_sd": 0.0,
+        "test_io_f1_mean": 0.0,
+        "test_io_f1_sd": 0.0,
+        "n_seeds": 2.0,
+    }
 
     seed_runs = client.search_runs([tracker.experiment_id], "tags.`hilgen.role` = 'ensemble'")
     assert sorted(r.data.tags["seed"] for r in seed_runs) == ["1", "2"]
@@ -323,6 +329,7 @@ def test_ensemble_runs_through_mlflow(tmp_path: Path, tmp_tracking: list[str]) -
         assert run.data.tags["model"] == "bert"
         assert "variant" not in run.data.tags  # default-settings members
         assert run.data.metrics["dev_f1"] == 100.0 and run.data.metrics["test_f1"] == 0.0
+        assert run.data.metrics["dev_io_f1"] == 100.0 and run.data.metrics["test_io_f1"] == 0.0
         # the dev-chosen combination applied to the whole dev split, where every member has it
         assert run.data.metrics.get("full_dev_f1") == (100.0 if seed == "1" else None)
         assert "intersection(a0/bert" in run.data.tags["hilgen.ensemble.chosen"]

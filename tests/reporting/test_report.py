@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,17 @@ def test_table_cells_best_and_gains() -> None:
     assert "| 12.00 ± 2.00 (3)" in markdown and "**12.00" not in markdown
     assert "**40.50 ± 0.71 (2)**" in markdown
     assert "+10.00 (p=0.0" in markdown
+
+
+def test_io_f1_tables_are_made_from_the_io_metric() -> None:
+    """`--metric test_io_f1` (the paper's IO scoring) reads that metric and names it."""
+    io_records = [
+        replace(r, metrics=r.metrics | {"test_io_f1": r.metrics["test_f1"] + 5}) for r in records()
+    ]
+    (table,) = build_tables(io_records, "test_io_f1")
+    assert table.cells["umls_synonyms", "bert"].mean == pytest.approx(27.0)
+    assert "test_io_f1 on ncbi, 5-shot" in table.to_markdown()
+    assert build_tables(records(), "test_io_f1") == []
 
 
 def test_full_dev_runs_get_their_own_marked_table() -> None:
