@@ -503,6 +503,7 @@ class BertTagger(Tagger):
             "head": module.head,
             "max_length": module.encoder.max_length,
             "batch_size": self.batch_size,
+            "examples_per_epoch": self.examples_per_epoch,
         }
         (directory / self.EXPORT_SETTINGS).write_text(json.dumps(settings, indent=2) + "\n")
 
@@ -515,6 +516,7 @@ class BertTagger(Tagger):
             functools.partial(WordEncoder, str(directory / "encoder"), settings["max_length"]),
             torch.optim.AdamW,  # never stepped: an exported tagger only predicts
             batch_size=settings["batch_size"],
+            examples_per_epoch=settings["examples_per_epoch"],
             decoding=settings["decoding"],
             head=settings["head"],
         )
