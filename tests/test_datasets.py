@@ -222,3 +222,16 @@ def test_pmid_split_is_stable_and_follows_the_fractions() -> None:
     # counts in docs/generality.md were measured.
     assert [pmid_split(pmid, fractions) for pmid in ("10048291", "10030778")] == ["train", "test"]
     assert pmid_split("10048291", {"train": 0.0, "dev": 0.0, "test": 1.0}) == "test"
+
+
+@needs_mirror
+@pytest.mark.parametrize(
+    ("name", "kept", "test_mentions"),
+    [("chemical", "Chemical", 5385), ("disease", "Disease", 4424)],
+)
+def test_bc5cdr_single_type(data_dir: Path, name: str, kept: str, test_mentions: int) -> None:
+    """The other type's mentions are dropped, so its words are O, not a second label."""
+    corpus = _dataset_from_config(f"bc5cdr_{name}", data_dir).load()
+    assert (corpus.name, corpus.labels) == (f"bc5cdr_{name}", [kept])
+    assert _mentions(corpus, "test") == {kept: test_mentions}
+    assert {tag for s in corpus.test for tag in s.tags} == {"O", f"B-{kept}", f"I-{kept}"}
