@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb_fixture import FixtureLinker, demo_kb
+from tests.helpers.kb_fixture import FixtureLinker, demo_kb
 
 from hilgen.data.types import Corpus, Sentence, Span
 from hilgen.kb.group_census import census_table, group_census
