@@ -250,13 +250,14 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
 
 
 def log_synthetic(tracker: Tracker, synthetic: SyntheticSet, output_dir: Path) -> None:
-    """Synthetic data as JSONL (with provenance) and CoNLL, and its statistics as metrics."""
+    """Synthetic data as JSONL (with provenance) and CoNLL, and its statistics as metrics; an
+    empty set logs its statistics too (`synthetic/gold_only`: the KB could augment no label)."""
+    tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in synthetic.stats.items()})
     if not len(synthetic):
         return
     synthetic.to_jsonl(output_dir / "synthetic" / "synthetic.jsonl")
     synthetic.to_conll(output_dir / "synthetic" / "synthetic.conll")
     tracker.log_artifact(output_dir / "synthetic")
-    tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in synthetic.stats.items()})
 
 
 def log_few_shot_data(tracker: Tracker, data: FewShotData, output_dir: Path) -> None:

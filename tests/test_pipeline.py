@@ -4,6 +4,7 @@ read the run back; generation through the cache."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import mlflow
@@ -300,3 +301,27 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["train_labels_f1"] == pytest.approx(expected.f1)
+
+
+def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, caplog
+) -> None:
+    """No sample mention links into the (narrow) scopes: the default augmenter makes no
+    negatives-only set, warns, and logs `synthetic/gold_only` (docs/generality_safety.md)."""
+    overrides = [
+        *fixture_kb_generation(tmp_path, tmp_tracking),
+        "augmenter=hilgen",
+        "dataset.label_groups={Disease:[T019]}",
+    ]
+    cfg = compose_train(overrides, config_name="generate")
+    with caplog.at_level(logging.WARNING):
+        synthetic = pipeline.generate(cfg)
+    assert len(synthetic) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("trains on the gold sample alone" in line for line in warned)
+    assert any("'Disease'" in line and "min_linked_share" in line for line in warned)
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.metrics["synthetic/gold_only"] == 1
+    assert run.data.metrics["synthetic/labels_fallback"] == 1

@@ -232,7 +232,9 @@ class KBSubstitutionAugmenter(Augmenter):
                     label_types.get(mention.span.label),
                 )
             mention.candidates = candidate_cache[key]
-        augmented = labels_with_candidates(self.name, mentions, augmented, counts)
+        augmented = labels_with_candidates(
+            self.name, mentions, augmented, self.min_linked_share, counts
+        )
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
         negative_pool = (

@@ -24,15 +24,18 @@ def gated_labels(
     min_linked_share: float,
     counts: Counter[str],
 ) -> set[str]:
-    """Labels at least `min_linked_share` of whose sample mentions linked into their scope;
-    one WARNING per label that falls back, naming its linked count and the fix."""
+    """Labels at least `min_linked_share` of whose sample mentions linked into their scope
+    (every label at 0: the gates are off); one WARNING per label that falls back, naming its
+    linked count and the fix."""
     totals: Counter[str] = Counter(m.span.label for m in mentions)
     linked: Counter[str] = Counter(m.span.label for m in mentions if m.concept is not None)
     kept = set()
     for label in sorted(totals):
         counts[f"label/{label}/mentions"] = totals[label]
         counts[f"label/{label}/linked"] = linked[label]
-        if linked[label] >= min_linked_share * totals[label] and linked[label]:
+        if min_linked_share == 0 or (
+            linked[label] and linked[label] >= min_linked_share * totals[label]
+        ):
             kept.add(label)
             continue
         counts["labels_fallback"] += 1
@@ -54,10 +57,17 @@ def gated_labels(
 
 
 def labels_with_candidates(
-    augmenter: str, mentions: Sequence[SampleMention], labels: set[str], counts: Counter[str]
+    augmenter: str,
+    mentions: Sequence[SampleMention],
+    labels: set[str],
+    min_linked_share: float,
+    counts: Counter[str],
 ) -> set[str]:
     """The gated labels that got at least one replacement name; a label that linked but got
-    none (all filtered) would otherwise take negatives only, so it falls back too."""
+    none (all filtered) would otherwise take negatives only, so it falls back too (unless
+    `min_linked_share` is 0: gates off)."""
+    if min_linked_share == 0:
+        return labels
     kept = {m.span.label for m in mentions if m.span.label in labels and m.candidates}
     for label in sorted(labels - kept):
         counts["labels_fallback"] += 1
