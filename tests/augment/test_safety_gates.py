@@ -168,3 +168,19 @@ def test_skip_sample_groups_keeps_the_samples_own_groups_out_of_the_negatives() 
         assert synthetic.stats["sample_group/CHEM"] == 1
     assert "CHEM" in kept[False]
     assert kept[True] == {"PHYS"}
+
+
+def test_match_mention_level_gives_a_leaf_mention_only_leaves() -> None:
+    # lithium carbonate is a leaf; its parent lithium (a class here, with children) is not
+    tokens = tokenize("Women were treated with lithium carbonate .")
+    sample = [Sentence("d6:0", tokens, [Span(4, 6, "Chemical", ("MESH:D016651",))], "d6")]
+    relations = ["parent", "sibling"]
+    wide = hilgen_like(relations=relations, negatives=NegativeSampler())
+    level = hilgen_like(relations=relations, negatives=NegativeSampler(), match_mention_level=True)
+    wide_names = {
+        r.replacement_text for s in wide.generate(sample, context()) for r in s.replacements
+    }
+    leveled = level.generate(sample, context())
+    assert "lithium" in wide_names
+    assert not {r.replacement_text for s in leveled for r in s.replacements} & {"lithium", "li"}
+    assert leveled.stats["rejected/other_level"] >= 1

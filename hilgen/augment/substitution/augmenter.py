@@ -131,6 +131,7 @@ class KBSubstitutionAugmenter(Augmenter):
         name_ranker: NameEmbeddingRanker | None = None,
         min_linked_share: float = 0.0,
         match_mention_types: bool = False,
+        match_mention_level: bool = False,
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -176,6 +177,7 @@ class KBSubstitutionAugmenter(Augmenter):
         self.name_ranker = name_ranker
         self.min_linked_share = min_linked_share
         self.match_mention_types = match_mention_types
+        self.match_mention_level = match_mention_level
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -322,7 +324,9 @@ class KBSubstitutionAugmenter(Augmenter):
         A concept reachable by several relations counts once, under the most specific one
         (`_CLAIM_ORDER`): an is-a parent is a "parent", not a "same_type" concept. With
         `mention_types` (`match_mention_types`), a related concept must share a semantic type
-        with the label's linked sample mentions, not merely their group.
+        with the label's linked sample mentions, not merely their group. With
+        `match_mention_level`, a mention whose concept is a leaf of the hierarchy (a drug, a
+        species) only takes leaves: no class ("dibenzazepines", "rodentia") in its place.
         """
         label = mention.span.label
         relabelled = context.relation_labels.get(label, {})
@@ -330,6 +334,7 @@ class KBSubstitutionAugmenter(Augmenter):
         relations = [r for r in self.relations if r in kept or r in relabelled]
         if not relations:
             counts["mentions_label_keeps_no_relation"] += 1
+        leaves_only = self.match_mention_level and not kb.children(concept.concept_id)
         seen_names = {name_key(mention.text)}
         seen_concepts = {concept.concept_id}
         per_relation: dict[str, list[Candidate]] = {}
@@ -360,6 +365,8 @@ class KBSubstitutionAugmenter(Augmenter):
                     seen_concepts.add(related.concept.concept_id)
                     types = None if relation in relabelled else mention_types
                     reason = self._reject_concept(related, allowed_groups, types)
+                    if not reason and leaves_only and kb.children(related.concept.concept_id):
+                        reason = "other_level"
                     if reason:
                         counts[f"rejected/{reason}"] += 1
                         continue
