@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-e2e test-slow test-gpu test-all venv data kb lint bench table table2-dann table-dictionary mlflow-ui
+.PHONY: run test test-e2e test-slow test-gpu test-all venv data kb lint bench table table2-dann table-dictionary table-generality mlflow-ui
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,20 @@ table-dictionary: data kb
 	$(BIN)/python ensemble.py ensemble=vote tracking.experiment=distant-$(DATASET) \
 	  'select.members=$(DICTIONARY_MEMBERS)'
 	$(BIN)/python -m hilgen.reporting.report --experiment distant-$(DATASET)
+
+# The generality suite (docs/generality.md): none against hilgen, BERT and DANN, seeds 1-5, on
+# corpora and label sets beyond the paper's, each in its MLflow experiment generality-<dataset>;
+# NCBI-Disease 1-type with K = 1 and 2 (one report table per K), then the tables.
+GENERALITY_DATASETS := ade bc5cdr_chemical bc5cdr_disease
+GENERALITY_FEW_SHOTS := ncbi_disease_1type
+table-generality: data kb
+	for dataset in $(GENERALITY_DATASETS); do \
+	  $(BIN)/python train.py -m experiment=generality dataset=$$dataset || exit 1; \
+	done
+	$(BIN)/python train.py -m experiment=generality dataset=$(GENERALITY_FEW_SHOTS) shots=1,2
+	for dataset in $(GENERALITY_DATASETS) $(GENERALITY_FEW_SHOTS); do \
+	  $(BIN)/python -m hilgen.evaluate.report --experiment generality-$$dataset || exit 1; \
+	done
 
 lint: venv
 	$(BIN)/ruff check .

@@ -60,17 +60,29 @@ def select_dev(corpus: Corpus, cfg: DictConfig, seed: int) -> list[Sentence]:
 # Overrides that name what a run is (its tags: row, column, seed, table) or change nothing about
 # its result; every other command-line override (kb=umls, llm=openai, debug=fast, ...) makes the
 # run a variant of its row.
-NOT_VARIANT_KEYS = ("seed", "augmenter", "model", "dataset", "experiment")
+NOT_VARIANT_KEYS = ("seed", "augmenter", "model", "dataset", "experiment", "shots")
 NOT_VARIANT_PREFIXES = ("hydra.", "tracking.", "paths.", "trainer.enable_progress_bar")
+# A dataset named on the command line (`dataset=conll dataset.name=mine dataset.train=...`) is
+# defined by its `dataset.*` overrides, so they are not a variant of it; on a shipped dataset
+# they are (`dataset=bc5cdr dataset.label_groups=...` is an ablation).
+DATASET_NAME_KEY = "dataset.name"
+DATASET_PREFIX = "dataset."
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
 
 
 def variant_of(overrides: list[str]) -> str:
     """The ablation variant a run's command-line overrides make, e.g.
     `model.gold_upsample=4,model.outside_margins=[0.0]`; empty for a default run."""
+    named_dataset = any(_override_key(o) == DATASET_NAME_KEY for o in overrides)
     kept = []
     for override in overrides:
-        key = override.lstrip("+~").split("=", 1)[0]
+        key = _override_key(override)
         if key in NOT_VARIANT_KEYS or key.startswith(NOT_VARIANT_PREFIXES):
+            continue
+        if named_dataset and key.startswith(DATASET_PREFIX):
             continue
         kept.append(override)
     return ",".join(sorted(kept))
@@ -81,7 +93,7 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
     choices = hydra.runtime.choices if hydra else {}
     return {
         "variant": variant_of(list(hydra.overrides.task)) if hydra else "",
-        "dataset": str(choices.get("dataset", cfg.dataset.get("name", ""))),
+        "dataset": str(cfg.dataset.name),
         "augmenter": str(choices.get("augmenter", cfg.augmenter.get("name", ""))),
         "model": str(choices.get("model", "")),
         "seed": str(cfg.seed),
@@ -254,13 +266,14 @@ def logged_synthetic(
 
 
 def log_synthetic(tracker: Tracker, synthetic: SyntheticSet, output_dir: Path) -> None:
-    """Synthetic data as JSONL (with provenance) and CoNLL, and its statistics as metrics."""
+    """Synthetic data as JSONL (with provenance) and CoNLL, and its statistics as metrics; an
+    empty set logs its statistics too (`synthetic/gold_only`: the KB could augment no label)."""
+    tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in synthetic.stats.items()})
     if not len(synthetic):
         return
     synthetic.to_jsonl(output_dir / "synthetic" / "synthetic.jsonl")
     synthetic.to_conll(output_dir / "synthetic" / f"synthetic{CONLL_SUFFIX}")
     tracker.log_artifact(output_dir / "synthetic")
-    tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in synthetic.stats.items()})
 
 
 def sentence_rows(sentences: list[Sentence]) -> list[dict[str, str]]:

@@ -101,6 +101,7 @@ def test_kb_augmenters_take_the_name_ranker_group(option: str) -> None:
 def test_datasets_instantiate(option: str, tmp_path: Path) -> None:
     overrides = [f"dataset={option}", f"paths.data_dir={tmp_path}"]
     if option == "conll":
+        overrides += ["dataset.name=mine"]
         overrides += [f"dataset.{s}={tmp_path}/{s}.tsv" for s in ("train", "dev", "test")]
     cfg = compose_train(overrides)
     dataset = instantiate(cfg.dataset)

@@ -97,6 +97,9 @@ EXPECTED = {
     "distant": {
         (augmenter, "bert") for augmenter in ("none", "kb_dictionary", "hilgen_dictionary")
     },
+    "generality": {
+        (augmenter, model) for augmenter in ("none", "hilgen") for model in ("bert", "dann")
+    },
     "table4": {
         ("none", "llm_tagger"),
         ("none", "dann"),

@@ -4,12 +4,14 @@ read the run back; generation through the cache."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import mlflow
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
@@ -154,6 +156,57 @@ def test_variant_is_made_of_the_overrides_that_change_a_run() -> None:
     assert pipeline.variant_of(overrides[:7]) == ""
 
 
+def test_variant_leaves_out_what_defines_a_named_dataset_and_the_shots() -> None:
+    user = ["dataset=conll", "dataset.name=mine", "dataset.train=/x/t.tsv", "shots=2"]
+    assert pipeline.variant_of([*user, "+dataset.label_groups={A:[DISO]}", "kb=umls"]) == "kb=umls"
+    # On a shipped dataset a changed policy is an ablation, and its path overrides show too.
+    shipped = ["dataset=ncbi_disease", "+dataset.relation_labels={A:{parent:B}}"]
+    assert pipeline.variant_of(shipped) == "+dataset.relation_labels={A:{parent:B}}"
+
+
+def test_a_named_user_corpus_names_its_experiment_and_runs(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
+) -> None:
+    """`dataset=conll dataset.name=mine` runs as the dataset `mine` (experiment, run name,
+    tags), and the overrides that define it are not taken for an ablation variant."""
+    conll = needs_shared_data / "ncbi_disease" / "conll"
+    files = {}
+    for split, source in (("train", "train"), ("dev", "devel"), ("test", "test")):
+        blocks = (conll / f"{source}.tsv").read_text().split("\n\n")[:60]
+        files[split] = tmp_path / f"{split}.tsv"
+        files[split].write_text("\n\n".join(blocks) + "\n")
+    smoke = [o for o in TINY if not o.startswith("dataset=")]
+    overrides = [
+        "dataset=conll",
+        "dataset.name=mine",
+        *(f"dataset.{split}={path}" for split, path in files.items()),
+        "dataset.labels=[Disease]",
+        "dataset.label_groups={Disease:[DISO]}",
+        "experiment=main",
+        "shots=2",
+        *smoke,
+        *tmp_tracking,
+        f"paths.output_dir={tmp_path}/out",
+    ]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        # What the app sees: the Hydra settings (its overrides) aside, the job's config.
+        HydraConfig.instance().set_config(
+            compose("train", overrides=overrides, return_hydra_config=True)
+        )
+        cfg = compose("train", overrides=overrides)
+    try:
+        pipeline.train(cfg)
+    finally:
+        HydraConfig.instance().cfg = None
+
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("main-mine").experiment_id])
+    assert run.info.run_name == "mine/none/bert/seed1"
+    assert (run.data.tags["dataset"], run.data.tags["shots"]) == ("mine", "2")
+    assert run.data.tags["variant"] == ",".join(sorted(smoke))
+
+
 def fixture_kb_generation(tmp_path: Path, tmp_tracking: list[str]) -> list[str]:
     """Overrides for a tiny generation run from the fixture KB into `tmp_path`."""
     return [
@@ -263,3 +316,27 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["train_labels_f1"] == pytest.approx(expected.f1)
+
+
+def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, caplog
+) -> None:
+    """No sample mention links into the (narrow) scopes: the default augmenter makes no
+    negatives-only set, warns, and logs `synthetic/gold_only` (docs/generality_safety.md)."""
+    overrides = [
+        *fixture_kb_generation(tmp_path, tmp_tracking),
+        "augmenter=hilgen",
+        "dataset.label_groups={Disease:[T019]}",
+    ]
+    cfg = compose_train(overrides, config_name="generate")
+    with caplog.at_level(logging.WARNING):
+        synthetic = pipeline.generate(cfg)
+    assert len(synthetic) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("trains on the gold sample alone" in line for line in warned)
+    assert any("'Disease'" in line and "min_linked_share" in line for line in warned)
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.metrics["synthetic/gold_only"] == 1
+    assert run.data.metrics["synthetic/labels_fallback"] == 1

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hilgen.data.ade import pmid_split, read_ade
 from hilgen.data.brat import read_brat_annotations
 from hilgen.data.conll import read_conll
 from hilgen.data.errors import MissingCorpusError
@@ -247,6 +248,31 @@ class MedMentionsDataset(DocumentDataset):
                 "corpus_pubtator.txt.gz?"
             )
         return [self._documents[pmid] for pmid in pmids]
+
+
+class AdeDataset(DocumentDataset):
+    """ADE-Corpus-V2 (`hilgen.data.ade`), which has no official split: each PMID goes to the
+    split its stable hash falls in, `split_fractions` (train, dev, test) of the documents."""
+
+    def __init__(
+        self,
+        name: str,
+        drug_ae: str,
+        split_fractions: Mapping[str, float],
+        **options: Any,
+    ) -> None:
+        super().__init__(name, **options)
+        if list(split_fractions) != list(SPLITS) or abs(sum(split_fractions.values()) - 1) > 1e-9:
+            raise ValueError(
+                f"dataset {name}: split_fractions must give train, dev and test (in that order) "
+                f"fractions that sum to 1, got {dict(split_fractions)}"
+            )
+        self.drug_ae = drug_ae
+        self.split_fractions = dict(split_fractions)
+
+    def _read_documents(self, split: str) -> list[Document]:
+        documents = read_ade(self.drug_ae)
+        return [d for d in documents if pmid_split(d.doc_id, self.split_fractions) == split]
 
 
 class BratDataset(DocumentDataset):

@@ -67,6 +67,9 @@ _CDR_MEMBER = "CDR_Data/CDR.Corpus.v010516"
 _MTL_IOB = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/master/data"
 _MEDMENTIONS = "https://raw.githubusercontent.com/chanzuckerberg/MedMentions/master"
 _MEDMENTIONS_HOME = "https://github.com/chanzuckerberg/MedMentions"
+# The corpus's original home (sites.google.com/site/adecorpus) is gone; this public copy of
+# ADE-Corpus-V2 is the one the verified sums were taken from.
+_ADE = "https://raw.githubusercontent.com/trunghlt/AdverseDrugReaction/master/ADE-Corpus-V2"
 
 CORPUS_FILES: dict[str, tuple[CorpusFile, ...]] = {
     "ncbi_disease": (
@@ -111,6 +114,7 @@ CORPUS_FILES: dict[str, tuple[CorpusFile, ...]] = {
         )
         for split in ("trng", "dev", "test", "all")
     ),
+    "ade_corpus_v2": (CorpusFile("DRUG-AE.rel", f"{_ADE}/DRUG-AE.rel"),),
     "mimic3": (),
 }
 
@@ -133,6 +137,7 @@ _MIMIC_INSTRUCTIONS = (
 USER_FILES: dict[str, tuple[UserFile, ...]] = {
     "ncbi_disease": (),
     "bc5cdr": (),
+    "ade_corpus_v2": (),
     "medmentions": tuple(
         UserFile(f"{subset}/data/corpus_pubtator.txt.gz", _medmentions_instructions(subset))
         for subset in ("st21pv", "full")

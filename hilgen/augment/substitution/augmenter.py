@@ -49,6 +49,7 @@ from hilgen.augment.name_ranking import NameEmbeddingRanker
 from hilgen.augment.substitution.candidates import Candidate, SampleMention, interleave
 from hilgen.augment.substitution.casing import apply_case, case_style, prefer_casing
 from hilgen.augment.substitution.filters import ReplacementFilter, is_supplementary, name_key
+from hilgen.augment.substitution.gates import gated_labels, labels_with_candidates
 from hilgen.augment.substitution.negatives import NegativeSampler
 from hilgen.augment.substitution.short_forms import (
     in_shape,
@@ -70,6 +71,9 @@ _ALWAYS_REPORTED = (
     "leaked_dropped",
     "duplicate_sentences_dropped",
     "capped_dropped",
+    "labels_augmented",
+    "labels_fallback",
+    "gold_only",
 )
 # Which relation claims a concept reachable by several: the most specific first.
 _CLAIM_ORDER = ("synonym", "parent", "child", "sibling", "same_type")
@@ -125,6 +129,9 @@ class KBSubstitutionAugmenter(Augmenter):
         abbreviations: bool = False,
         shuffle_context: bool = False,
         name_ranker: NameEmbeddingRanker | None = None,
+        min_linked_share: float = 0.0,
+        match_mention_types: bool = False,
+        match_mention_level: bool = False,
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
@@ -147,6 +154,11 @@ class KBSubstitutionAugmenter(Augmenter):
                 f"augmenter {name}: max_sentences_per_source must be >= 1 or null (no cap), "
                 f"got {max_sentences_per_source}"
             )
+        if not 0.0 <= min_linked_share <= 1.0:
+            raise ValueError(
+                f"augmenter {name}: min_linked_share must be between 0 and 1, got "
+                f"{min_linked_share}; fix conf/augmenter/base/kb_substitution.yaml or the override"
+            )
         self.relations = list(dict.fromkeys(relations))
         self.name = name
         self.top_k = top_k
@@ -163,6 +175,9 @@ class KBSubstitutionAugmenter(Augmenter):
         self.abbreviations = abbreviations
         self.shuffle_context = shuffle_context
         self.name_ranker = name_ranker
+        self.min_linked_share = min_linked_share
+        self.match_mention_types = match_mention_types
+        self.match_mention_level = match_mention_level
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
@@ -197,13 +212,15 @@ class KBSubstitutionAugmenter(Augmenter):
         mentions = self._link_mentions(sample, context, counts)
         if self.abbreviations:
             mark_short_forms(mentions, counts)
+        augmented = gated_labels(self.name, mentions, self.min_linked_share, counts)
+        label_types = _mention_types(mentions) if self.match_mention_types else {}
         label_mentions: dict[str, list[str]] = defaultdict(list)
         for mention in mentions:
             if mention.text not in label_mentions[mention.span.label]:
                 label_mentions[mention.span.label].append(mention.text)
         candidate_cache: dict[tuple[str, str, str], list[Candidate]] = {}
         for mention in mentions:
-            if mention.concept is None:
+            if mention.concept is None or mention.span.label not in augmented:
                 continue
             key = (mention.concept.concept_id, mention.text, mention.span.label)
             if key not in candidate_cache:
@@ -214,11 +231,19 @@ class KBSubstitutionAugmenter(Augmenter):
                     kb,
                     context,
                     counts,
+                    label_types.get(mention.span.label),
                 )
             mention.candidates = candidate_cache[key]
+        augmented = labels_with_candidates(
+            self.name, mentions, augmented, self.min_linked_share, counts
+        )
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
-        negative_pool = self.negatives.pool(kb, context, seed)
+        negative_pool = (
+            self.negatives.pool(kb, context, seed, _linked_groups(mentions, context, counts))
+            if augmented
+            else []
+        )
         synthetic: list[SyntheticSentence] = []
         for sentence in sample:
             rng = random.Random(f"{seed}:{sentence.sentence_id}")
@@ -235,6 +260,7 @@ class KBSubstitutionAugmenter(Augmenter):
                 context,
                 counts,
                 len(made),
+                augmented,
             )
             synthetic += made + negatives
 
@@ -291,11 +317,16 @@ class KBSubstitutionAugmenter(Augmenter):
         kb: KnowledgeBase,
         context: AugmentContext,
         counts: Counter[str],
+        mention_types: set[str] | None = None,
     ) -> list[Candidate]:
         """Accepted names for a linked mention, relations interleaved, closest first.
 
         A concept reachable by several relations counts once, under the most specific one
-        (`_CLAIM_ORDER`): an is-a parent is a "parent", not a "same_type" concept.
+        (`_CLAIM_ORDER`): an is-a parent is a "parent", not a "same_type" concept. With
+        `mention_types` (`match_mention_types`), a related concept must share a semantic type
+        with the label's linked sample mentions, not merely their group. With
+        `match_mention_level`, a mention whose concept is a leaf of the hierarchy (a drug, a
+        species) only takes leaves: no class ("dibenzazepines", "rodentia") in its place.
         """
         label = mention.span.label
         relabelled = context.relation_labels.get(label, {})
@@ -303,6 +334,7 @@ class KBSubstitutionAugmenter(Augmenter):
         relations = [r for r in self.relations if r in kept or r in relabelled]
         if not relations:
             counts["mentions_label_keeps_no_relation"] += 1
+        leaves_only = self.match_mention_level and not kb.children(concept.concept_id)
         seen_names = {name_key(mention.text)}
         seen_concepts = {concept.concept_id}
         per_relation: dict[str, list[Candidate]] = {}
@@ -331,7 +363,10 @@ class KBSubstitutionAugmenter(Augmenter):
                     if related.concept.concept_id in seen_concepts:
                         continue
                     seen_concepts.add(related.concept.concept_id)
-                    reason = self._reject_concept(related, allowed_groups)
+                    types = None if relation in relabelled else mention_types
+                    reason = self._reject_concept(related, allowed_groups, types)
+                    if not reason and leaves_only and kb.children(related.concept.concept_id):
+                        reason = "other_level"
                     if reason:
                         counts[f"rejected/{reason}"] += 1
                         continue
@@ -377,9 +412,13 @@ class KBSubstitutionAugmenter(Augmenter):
         order = sorted(range(len(related)), key=lambda i: -closeness[i])
         return [related[i] for i in order]
 
-    def _reject_concept(self, related: RelatedConcept, allowed_groups: set[str]) -> str:
+    def _reject_concept(
+        self, related: RelatedConcept, allowed_groups: set[str], types: set[str] | None
+    ) -> str:
         if not concept_in_scope(related.concept, allowed_groups):
             return "other_group"
+        if types and not types.intersection(related.concept.semantic_types):
+            return "other_type"
         if self.filters.drop_supplementary and is_supplementary(related.concept):
             return "supplementary"
         if related.score < self.filters.min_relation_score:
@@ -433,16 +472,19 @@ class KBSubstitutionAugmenter(Augmenter):
         context: AugmentContext,
         counts: Counter[str],
         number: int,
+        augmented: set[str],
     ) -> list[SyntheticSentence]:
-        """Each mention replaced by `negatives.per_mention` off-label names, tagged O; with
-        ``mentions_swapped="all"`` the n-th negative of a mention gives every other mention
-        its n-th name (cycling through its candidates)."""
+        """Each mention of an `augmented` label replaced by `negatives.per_mention` off-label
+        names, tagged O; with ``mentions_swapped="all"`` the n-th negative of a mention gives
+        every other mention its n-th name (cycling through its candidates)."""
         made: list[SyntheticSentence] = []
         if not pool:
             return made
         for position, mention in enumerate(mentions):
             if mention.long_form is not None:
                 continue  # its long form's negatives rename it too
+            if mention.span.label not in augmented:
+                continue  # a fallback label's sentences would teach "not an entity" only
             wanted = self.negatives.per_mention
             style = case_style(mention.text) if self.match_case else "keep"
             for name, concept_id in rng.sample(pool, min(len(pool), 20 * wanted)):
@@ -621,6 +663,31 @@ def _check_relation_labels(augmenter: str, context: AugmentContext) -> None:
                     f"the dataset config; expected one of the labels {labels}, then a relation "
                     f"of {list(KB_RELATIONS)}, mapped to one of the labels"
                 )
+
+
+def _linked_groups(
+    mentions: Sequence[SampleMention], context: AugmentContext, counts: Counter[str]
+) -> list[str]:
+    """The semantic groups the sample's mentions link to with no scope imposed (a protein
+    annotated as GENE may link to CHEM): the groups the corpus demonstrably annotates."""
+    assert context.linker is not None
+    groups: Counter[str] = Counter()
+    for mention in mentions:
+        links = context.linker.link(mention.text, mention.span.concept_ids)
+        if links and links[0].concept.semantic_group:
+            groups[links[0].concept.semantic_group] += 1
+    for group, count in groups.items():
+        counts[f"sample_group/{group}"] = count
+    return sorted(groups)
+
+
+def _mention_types(mentions: Sequence[SampleMention]) -> dict[str, set[str]]:
+    """Per label, the semantic types of its linked sample mentions' concepts."""
+    types: dict[str, set[str]] = defaultdict(set)
+    for mention in mentions:
+        if mention.concept is not None:
+            types[mention.span.label].update(mention.concept.semantic_types)
+    return dict(types)
 
 
 def _context_words(words: Sequence[str], shuffler: random.Random | None) -> list[str]:
