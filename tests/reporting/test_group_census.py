@@ -1,9 +1,9 @@
-"""The semantic-group census behind a dataset's label_groups (hilgen.kb.group_census)."""
+"""The semantic-group census behind a dataset's label_groups (hilgen.reporting.group_census)."""
 
 from __future__ import annotations
 
 from hilgen.data.types import Corpus, Sentence, Span
-from hilgen.kb.group_census import census_table, group_census
+from hilgen.reporting.group_census import census_table, group_census
 from tests.helpers.kb_fixture import FixtureLinker, demo_kb
 
 
