@@ -2,7 +2,8 @@
 choosing its `label_groups` (the groups a label's synthetic replacements may come from).
 
     python -m hilgen.reporting.group_census dataset=ade
-    python -m hilgen.reporting.group_census dataset=conll dataset.name=mine dataset.train=... kb=umls
+    python -m hilgen.reporting.group_census dataset=conll dataset.name=mine dataset.train=... \
+        kb=umls
 
 Arguments are train.py overrides (the dataset and the KB are built from the same configs).
 Each mention is linked as augmenters link it (gold ID, exact name, approximate name), with no
