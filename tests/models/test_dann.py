@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from hilgen.data.iob import io_tags, normalise_tags, tags_to_spans
-from hilgen.data.types import Sentence, Span
+from hilgen.data.types import Sentence
 from hilgen.evaluate.metrics import score_tags
 from hilgen.models.base import TrainingData
 from hilgen.models.bert_tagger import (
@@ -37,6 +37,7 @@ from hilgen.models.dann.decoder import io_tagset, retyped, typed_by_classifier
 from hilgen.models.dann.embedding import eval_mode
 from hilgen.models.dann.support import support_vectors, type_prototypes
 from hilgen.models.nn_index import NearestNeighbourIndex, import_faiss
+from tests.helpers.toy_sentences import DEV, GOLD, SYNTHETIC
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -339,44 +340,6 @@ def test_structshot_transitions_overrule_a_weak_lone_entity_word() -> None:
     # a clear entity word survives the prior
     similarities[2] = torch.tensor([0.3, 0.9, 0.1])
     assert structshot.decode(similarities) == ["O", "O", "B-Disease", "O", "O"]
-
-
-def sentence(sentence_id: str, text: str, spans: list[tuple[int, int, str]]) -> Sentence:
-    return Sentence(sentence_id, text.split(), [Span(s, e, label) for s, e, label in spans])
-
-
-GOLD = [
-    sentence(
-        "g1",
-        "Patients with breast cancer received tamoxifen daily .",
-        [(2, 4, "Disease"), (5, 6, "Chemical")],
-    ),
-    sentence(
-        "g2",
-        "Aspirin may cause severe gastric bleeding in adults .",
-        [(0, 1, "Chemical"), (4, 6, "Disease")],
-    ),
-    sentence(
-        "g3",
-        "Familial hypercholesterolemia is treated with statins .",
-        [(0, 2, "Disease"), (5, 6, "Chemical")],
-    ),
-]
-SYNTHETIC = [
-    sentence(
-        "s1",
-        "Patients with lung cancer received cisplatin daily .",
-        [(2, 4, "Disease"), (5, 6, "Chemical")],
-    ),
-]
-DEV = [
-    sentence(
-        "d1",
-        "Ibuprofen can worsen chronic kidney disease .",
-        [(0, 1, "Chemical"), (3, 6, "Disease")],
-    ),
-    sentence("d2", "No adverse events were seen .", []),
-]
 
 
 def compose_model(

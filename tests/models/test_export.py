@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
-from hilgen.data.types import Document, Sentence, Span
+from hilgen.data.types import Document, Sentence
 from hilgen.inference.documents import tokenise
 from hilgen.inference.export import (
     ModelFormatError,
@@ -25,33 +25,11 @@ from hilgen.models.base import Tagger, TrainingData
 from hilgen.models.combine import Intersection, Union, Vote
 from hilgen.models.ensemble_tagger import EnsembleTagger, rule_from_settings, rule_settings
 from tests.conftest import CONF
+from tests.helpers.toy_sentences import DEV, GOLD
 
 LABELS = ["Chemical", "Disease"]
 
 
-def sentence(sentence_id: str, text: str, spans: list[tuple[int, int, str]]) -> Sentence:
-    return Sentence(sentence_id, text.split(), [Span(s, e, label) for s, e, label in spans])
-
-
-GOLD = [
-    sentence(
-        "g1",
-        "Patients with breast cancer received tamoxifen daily .",
-        [(2, 4, "Disease"), (5, 6, "Chemical")],
-    ),
-    sentence(
-        "g2",
-        "Aspirin may cause severe gastric bleeding in adults .",
-        [(0, 1, "Chemical"), (4, 6, "Disease")],
-    ),
-]
-DEV = [
-    sentence(
-        "d1",
-        "Ibuprofen can worsen chronic kidney disease .",
-        [(0, 1, "Chemical"), (3, 6, "Disease")],
-    )
-]
 # a sentence longer than one 32-sub-token window: tagged through overlapping windows
 LONG = Sentence("long", ("Cisplatin caused renal failure and deafness in children ." * 6).split())
 UNSEEN = [
