@@ -12,21 +12,14 @@ from hilgen.augment.base import AugmentContext
 from hilgen.augment.substitution import KBSubstitutionAugmenter, NegativeSampler
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
-from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, demo_kb
+from tests.helpers.augment_context import fixture_context
+from tests.helpers.kb_fixture import demo_kb
 
 KB = demo_kb()
 
 
 def context(**overrides: object) -> AugmentContext:
-    values: dict[str, object] = {
-        "kb": KB,
-        "linker": FixtureLinker(KB),
-        "labels": ["Disease", "Chemical"],
-        "label_groups": LABEL_GROUPS,
-        "seed": 1,
-    }
-    values.update(overrides)
-    return AugmentContext(**values)  # type: ignore[arg-type]
+    return fixture_context(KB, **overrides)
 
 
 def selegiline() -> Sentence:

@@ -25,7 +25,8 @@ from hilgen.data.iob import tags_to_spans
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
-from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
+from tests.helpers.augment_context import fixture_context
+from tests.helpers.kb_fixture import LABEL_GROUPS, InMemoryKB, demo_kb
 
 KB = demo_kb()
 
@@ -44,15 +45,7 @@ def selegiline() -> Sentence:
 
 
 def context(**overrides: object) -> AugmentContext:
-    values: dict[str, object] = {
-        "kb": KB,
-        "linker": FixtureLinker(KB),
-        "labels": ["Disease", "Chemical"],
-        "label_groups": LABEL_GROUPS,
-        "seed": 1,
-    }
-    values.update(overrides)
-    return AugmentContext(**values)  # type: ignore[arg-type]
+    return fixture_context(KB, **overrides)
 
 
 def replaced(synthetic: SyntheticSet, original: str) -> list[str]:
