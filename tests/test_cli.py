@@ -78,6 +78,7 @@ def test_a_missing_input_file_or_api_key_is_one_line(tmp_path: Path, needs_share
     missing = run(
         str(ROOT / "train.py"),
         "dataset=conll",
+        "dataset.name=mine",
         *(f"dataset.{split}={tmp_path}/no/{split}.tsv" for split in ("train", "dev", "test")),
         f"hydra.run.dir={tmp_path}/a",
         "tracking.enabled=false",

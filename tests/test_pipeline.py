@@ -202,17 +202,29 @@ def test_a_named_user_corpus_names_its_experiment_and_runs(
 
     client = MlflowClient(cfg.tracking.tracking_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("main-mine").experiment_id])
-    assert run.info.run_name == "mine/none/bert/seed1"
+    assert run.info.run_name == "seed1 bert none mine"
     assert (run.data.tags["dataset"], run.data.tags["shots"]) == ("mine", "2")
-    assert run.data.tags["variant"] == ",".join(sorted(smoke))
+    # the augmenter names the row and tracking settings change no result: neither is a variant
+    kept = [o for o in smoke if not o.startswith(("augmenter=", "tracking."))]
+    assert run.data.tags["variant"] == ",".join(sorted(kept))
 
 
-def fixture_kb_generation(tmp_path: Path, tmp_tracking: list[str]) -> list[str]:
-    """Overrides for a tiny generation run from the fixture KB into `tmp_path`."""
+def fixture_kb_generation(
+    tmp_path: Path, tmp_tracking: list[str], augmenter: str = "umls_synonyms"
+) -> list[str]:
+    """Overrides for a tiny generation run from the fixture KB into `tmp_path`. The fixture KB
+    knows few of NCBI-Disease's concepts, so the link gate (`min_linked_share`) is off unless
+    the test is about it."""
+    gate = (
+        "augmenter.parts.substitution.min_linked_share=0"
+        if augmenter == "hilgen_dictionary"
+        else "augmenter.min_linked_share=0"
+    )
     return [
         *TINY,
         *tmp_tracking,
-        "augmenter=umls_synonyms",
+        f"augmenter={augmenter}",
+        gate,
         "kb._target_=tests.helpers.kb_fixture.demo_kb",
         "~kb.data_dir",
         "~kb.build_if_missing",
@@ -290,7 +302,7 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
 ) -> None:
     """augmenter=hilgen_dictionary pools substitution of the sample with KB names found in the
     rest of the train split (the fixture KB knows tumours and breast, lung, ovarian cancer)."""
-    overrides = [*fixture_kb_generation(tmp_path, tmp_tracking), "augmenter=hilgen_dictionary"]
+    overrides = fixture_kb_generation(tmp_path, tmp_tracking, "hilgen_dictionary")
     cfg = compose_train(overrides, config_name="generate")
     synthetic = pipeline.generate(cfg)
     data = pipeline.load_few_shot_data(cfg)
@@ -324,8 +336,8 @@ def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(
     """No sample mention links into the (narrow) scopes: the default augmenter makes no
     negatives-only set, warns, and logs `synthetic/gold_only` (docs/generality_safety.md)."""
     overrides = [
-        *fixture_kb_generation(tmp_path, tmp_tracking),
-        "augmenter=hilgen",
+        *fixture_kb_generation(tmp_path, tmp_tracking, "hilgen"),
+        "augmenter.min_linked_share=0.5",
         "dataset.label_groups={Disease:[T019]}",
     ]
     cfg = compose_train(overrides, config_name="generate")

@@ -26,7 +26,7 @@ needs_mirror = pytest.mark.skipif(
     not MIRROR.is_dir(), reason=f"corpus mirror {MIRROR} (../shared/data) is not present"
 )
 
-# From /work/shared/data/SOURCES.md: documents, mentions per type.
+# The published counts of these corpora: documents, mentions per type.
 PUBTATOR_COUNTS = {
     "ncbi_disease/NCBItrainset_corpus.txt": (
         593,
