@@ -30,7 +30,7 @@ from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.inference.export import export_tagger, kind_of
 from hilgen.io import CONLL_SUFFIX, atomic_write_text
 from hilgen.kb.base import KnowledgeBase
-from hilgen.kb.label_groups import LabelGroupsSpec, resolve_label_groups
+from hilgen.kb.label_groups import LabelGroupsSpec, configured_scopes, resolve_label_groups
 from hilgen.kb.linker import Linker
 from hilgen.models.base import Tagger, TrainingData
 from hilgen.reporting.teacher_agreement import TeacherAgreement, agreement_table, teacher_agreement
@@ -254,13 +254,14 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
 def logged_synthetic(
     cfg: DictConfig, data: FewShotData, tracker: Tracker, output_dir: Path
 ) -> tuple[SyntheticSet, Path | None]:
-    """`generate_synthetic` inside the open run, logged; a failed augmenter's partial counts
-    are logged before its error fails the run."""
+    """`generate_synthetic` inside the open run, logged with the label scopes it used (`auto`
+    resolved); a failed augmenter's partial counts are logged before its error fails the run."""
     try:
         synthetic, cache_file = generate_synthetic(cfg, data)
     except AugmenterFailedError as error:
         tracker.log_metrics({f"synthetic/{k}": float(v) for k, v in error.stats.items()})
         raise
+    tracker.set_tags({"label_groups": json.dumps(data.label_groups, sort_keys=True)})
     log_synthetic(tracker, synthetic, output_dir)
     return synthetic, cache_file
 
@@ -291,7 +292,6 @@ def log_few_shot_data(
     write_sentences_jsonl(sample_file, data.sample.sentences)
     write_sentences_jsonl(output_dir / "data" / "dev_sample.jsonl", data.dev)
     tracker.log_artifact(output_dir / "data")
-    tracker.set_tags({"label_groups": json.dumps(data.label_groups, sort_keys=True)})
     corpus = data.corpus
     tracker.log_input(
         corpus.name,
@@ -355,7 +355,9 @@ def log_trained_model(
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".model-") as temp:
         started = time.perf_counter()
         directory = Path(temp) / "tagger"
-        export_tagger(tagger, directory, data.label_groups, data.corpus.name, source)
+        # an augmenter that reads no KB leaves `auto` unresolved: those labels link to nothing
+        scopes = configured_scopes(data.label_groups, data.corpus.labels)
+        export_tagger(tagger, directory, scopes, data.corpus.name, source)
         metrics = {"model/export_seconds": time.perf_counter() - started}
         metrics |= log_tagger_model(directory, tracker.register_model)
     tracker.log_metrics(metrics)

@@ -26,9 +26,6 @@ from hilgen.tracking.tagger_model import load_tagger
 
 log = logging.getLogger(__name__)
 
-# The errors a user fixes (a wrong path, URI or file): one line, no traceback.
-
-
 @dataclass
 class PredictionCounts:
     documents: int = 0

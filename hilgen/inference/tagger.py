@@ -67,13 +67,15 @@ class DocumentTagger:
         total = len(documents) if isinstance(documents, Sequence) else None
         bar = tqdm(total=total, desc="tagging", unit="doc", disable=not progress)
         chunk: list[TokenisedDocument] = []
+        chunk_sentences = 0
         with bar:
             for document in documents:
                 chunk.append(document)
-                if sum(len(d.sentences) for d in chunk) >= self.chunk_sentences:
+                chunk_sentences += len(document.sentences)
+                if chunk_sentences >= self.chunk_sentences:
                     yield from self._tag_chunk(chunk, linker)
                     bar.update(len(chunk))
-                    chunk = []
+                    chunk, chunk_sentences = [], 0
             yield from self._tag_chunk(chunk, linker)
             bar.update(len(chunk))
 

@@ -152,6 +152,18 @@ def _auto_scope(
     return chosen, line
 
 
+def configured_scopes(spec: LabelGroupsSpec, labels: Sequence[str]) -> dict[str, list[str]]:
+    """Each label's scope as far as the configuration says it without a KB: groups and TUIs,
+    type names as TUIs, and an empty scope for a label left to `auto` (choosing it needs the
+    KB and the sample, which `resolve_label_groups` has). A resolved mapping comes back as is."""
+    if isinstance(spec, str):
+        spec = dict.fromkeys(labels, AUTO)
+    return {
+        label: [] if names == AUTO else canonical_scope(label, names)
+        for label, names in spec.items()
+    }
+
+
 def resolve_label_groups(
     spec: LabelGroupsSpec,
     labels: Sequence[str],

@@ -14,6 +14,7 @@ from hilgen.errors import UserError
 from hilgen.kb.label_groups import (
     LabelGroupsError,
     canonical_scope,
+    configured_scopes,
     negative_names,
     negative_scope,
     resolve_label_groups,
@@ -151,3 +152,13 @@ def test_pipeline_stops_on_a_bad_scope_with_the_message_alone() -> None:
         pipeline.resolve_labels(Data(), kb, FixtureLinker(kb))  # type: ignore[arg-type]
     assert str(stopped.value).startswith("dataset.label_groups: label 'Species'")
     assert "Did you mean 'Eukaryote'?" in str(stopped.value)
+
+
+def test_configured_scopes_need_no_kb_and_leave_auto_labels_unscoped() -> None:
+    """What a model card stores when no augmenter resolved the scopes (augmenter=none)."""
+    assert configured_scopes("auto", ["Species"]) == {"Species": []}
+    spec = {"Species": "auto", "Disease": ["Eukaryote", "diso"]}
+    assert configured_scopes(spec, ["Species", "Disease"]) == {
+        "Species": [],
+        "Disease": ["T204", "DISO"],
+    }
