@@ -91,7 +91,7 @@ table-generality: data kb
 	done
 	$(BIN)/python train.py -m experiment=generality dataset=$(GENERALITY_FEW_SHOTS) shots=1,2
 	for dataset in $(GENERALITY_DATASETS) $(GENERALITY_FEW_SHOTS); do \
-	  $(BIN)/python -m hilgen.evaluate.report --experiment generality-$$dataset || exit 1; \
+	  $(BIN)/python -m hilgen.reporting.report --experiment generality-$$dataset || exit 1; \
 	done
 
 lint: venv

@@ -123,6 +123,8 @@ class SweepFailures(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepFailures.sweep_dir = Path(str(config.hydra.sweep.dir))
+        # a sweep rerun into the same folder lists its own failures, not the last sweep's
+        (SweepFailures.sweep_dir / FAILED_JOBS_FILE).unlink(missing_ok=True)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if job_return.status != JobStatus.FAILED or config.hydra.mode != RunMode.MULTIRUN:

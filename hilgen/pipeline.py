@@ -478,13 +478,6 @@ def tagged_train_sentences(data: FewShotData, synthetic: SyntheticSet) -> list[T
     ]
 
 
-def score_against_train_labels(data: FewShotData, synthetic: SyntheticSet) -> Scores | None:
-    """How good the automatic labels are: `tagged_train_sentences` scored. None when the set
-    holds no such sentence."""
-    pairs = tagged_train_sentences(data, synthetic)
-    return score_predictions(pairs) if pairs else None
-
-
 def generate(cfg: DictConfig) -> SyntheticSet:
     """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
     output_dir = Path(cfg.paths.output_dir)
@@ -495,10 +488,12 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         tracker.log_config(cfg)
         log_few_shot_data(cfg, tracker, data, output_dir)
         synthetic, cache_file = logged_synthetic(cfg, data, tracker, output_dir)
-        against_gold = score_against_train_labels(data, synthetic)
+        # how good automatic labels are: tagged train sentences against their own gold tags
+        pairs = tagged_train_sentences(data, synthetic)
+        against_gold = score_predictions(pairs) if pairs else None
         errors = None
         if against_gold is not None:
-            errors = label_errors(tagged_train_sentences(data, synthetic))
+            errors = label_errors(pairs)
             tracker.log_metrics(against_gold.as_metrics("train_labels"))
             tracker.log_metrics(errors.as_metrics("train_labels"))
             if cfg.label_errors:

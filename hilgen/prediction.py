@@ -26,6 +26,7 @@ from hilgen.tracking.tagger_model import load_tagger
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class PredictionCounts:
     documents: int = 0

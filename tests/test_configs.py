@@ -23,7 +23,7 @@ NOT_BUILT_HERE = {
     ("model", "bert_large"),  # Hugging Face download
     ("model", "biomedbert_large"),
     ("kb", "umls"),  # a user's UMLS release
-    ("kb", "open"),  # built by tests/test_kb_open.py
+    ("kb", "open"),  # built by tests/kb/test_open.py
 }
 
 

@@ -192,18 +192,6 @@ def test_a_dead_endpoint_fails_the_mlflow_run_and_a_rerun_sends_requests(
             *tmp_tracking,
         ]
 
-    with serve(lambda body, attempt: FakeReply(status=500)) as dead:
-        cfg = compose_run(overrides(dead, "dead"))
-        with pytest.raises(AugmenterFailedError, match="LLM chats failed"):
-            pipeline.train(cfg)
-    tracking = MlflowClient(cfg.tracking.tracking_uri)
-    experiment = tracking.get_experiment_by_name(cfg.tracking.experiment)
-    (run,) = tracking.search_runs([experiment.experiment_id])
-    assert run.info.status == "FAILED"
-    assert "LLM chats failed" in run.data.tags["failure"]
-    assert run.data.metrics["synthetic/llm/failures"] > 0
-    assert not list((tmp_path / "cache" / "synthetic").rglob("*.jsonl"))
-
     def tag_first_word(body: dict[str, Any], attempt: int) -> FakeReply:
         prompt = user_text(body)
         if "Tagged:" in prompt:
@@ -211,7 +199,23 @@ def test_a_dead_endpoint_fails_the_mlflow_run_and_a_rerun_sends_requests(
             return FakeReply(f"<Disease>{words[0]}</Disease> {' '.join(words[1:])}")
         return FakeReply("1. Colorectal cancer was found in the two families studied here .")
 
-    with serve(tag_first_word) as working:
-        synthetic = pipeline.generate(compose_run(overrides(working, "working"), "generate"))
-        assert working.request_count > 0, "the failed set was not cached: the rerun asks"
+    # One endpoint, dead then back: the rerun has the same generation key, so only an
+    # incomplete set cached by the failed run could stop it from asking again.
+    with serve(lambda body, attempt: FakeReply(status=500)) as endpoint:
+        cfg = compose_run(overrides(endpoint, "dead"))
+        with pytest.raises(AugmenterFailedError, match="LLM chats failed"):
+            pipeline.train(cfg)
+        tracking = MlflowClient(cfg.tracking.tracking_uri)
+        experiment = tracking.get_experiment_by_name(cfg.tracking.experiment)
+        (run,) = tracking.search_runs([experiment.experiment_id])
+        assert run.info.status == "FAILED"
+        assert "LLM chats failed" in run.data.tags["failure"]
+        assert run.data.metrics["synthetic/llm/failures"] > 0
+        assert not list((tmp_path / "cache" / "synthetic").rglob("*.jsonl"))
+
+        endpoint.responder = tag_first_word
+        asked_while_dead = endpoint.request_count
+        synthetic = pipeline.generate(compose_run(overrides(endpoint, "back"), "generate"))
+        assert endpoint.request_count > asked_while_dead, "the rerun sent no request"
+    assert synthetic.stats["cache_hit"] == 0
     assert len(synthetic) > 0

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from hilgen import pipeline
 from hilgen.data.sampling import KShotSample
 from hilgen.data.types import Corpus, Sentence, Span
+from hilgen.evaluate.metrics import score_predictions
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 from tests.conftest import CONF
 
@@ -319,10 +320,8 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
         assert {span.label for span in tagged.sentence.spans} == {"Disease"}
     assert {s.source_sentence_id for s in substituted} <= sample_ids
     # the automatic labels, scored against the same sentences' gold labels, printed and logged
-    expected = pipeline.score_against_train_labels(data, synthetic)
-    assert expected is not None and expected.n_predicted == sum(
-        len(s.sentence.spans) for s in found
-    )
+    expected = score_predictions(pipeline.tagged_train_sentences(data, synthetic))
+    assert expected.n_predicted == sum(len(s.sentence.spans) for s in found)
     assert "against their own gold labels" in capsys.readouterr().out
     client = MlflowClient(cfg.tracking.tracking_uri)
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)

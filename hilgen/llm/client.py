@@ -192,22 +192,24 @@ class LLMClient:
             unique.setdefault(key, messages)
             keys.append(key)
         outcomes: dict[str, LLMResponse | LLMFailure] = {}
-        with (
-            ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="llm") as pool,
-            tqdm(total=len(unique), desc=desc, unit="chat", disable=not self.show_progress) as bar,
-        ):
-            futures = {
-                key: pool.submit(self._complete, messages, merged, key)
-                for key, messages in unique.items()
-            }
-            try:
+        # Not a `with` block: leaving one waits for every chat in flight, and on Ctrl-C or
+        # SIGTERM nothing should wait (`close` ends them).
+        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="llm")
+        try:
+            with tqdm(
+                total=len(unique), desc=desc, unit="chat", disable=not self.show_progress
+            ) as bar:
+                futures = {
+                    key: pool.submit(self._complete, messages, merged, key)
+                    for key, messages in unique.items()
+                }
                 for key, future in futures.items():
                     outcomes[key] = future.result()
                     bar.update()
-            except BaseException:
-                # No wait for chats in flight (Ctrl-C, SIGTERM): `close` ends them.
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return [outcomes[key] for key in keys]
 
     @property
