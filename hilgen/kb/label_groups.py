@@ -175,8 +175,8 @@ def resolve_label_groups(
 
     Raises `LabelGroupsError` for a name that is no group or type, and for an `auto` label
     none of whose sample mentions links; warns (naming the label) when a scope holds no KB
-    concept or when none of a label's sample mentions links inside its scope, the two cases
-    that would otherwise leave an augmenter making negatives only.
+    concept. A label whose sample mentions do not link into its scope is the KB substitution
+    augmenters' to report: they fall back to its gold sentences (`min_linked_share`).
     """
     if isinstance(spec, str):
         if spec != AUTO:
@@ -206,17 +206,5 @@ def resolve_label_groups(
                 f"label {label!r}: its scope {shown} holds no concept in knowledge base "
                 f"{kb.version}, so it gets no replacements; choose groups or types that "
                 f"`python -m hilgen.kb stats` lists, or let the sample choose ({label}: auto)."
-            )
-            continue
-        own = mentions.get(label, [])
-        if own and not any(
-            concept_in_scope(link.concept, scope)
-            for text, gold_ids in own
-            for link in linker.link(text, gold_ids, scope)
-        ):
-            resolved.warnings.append(
-                f"label {label!r}: none of its {len(own)} sample mentions links to a concept "
-                f"in {shown}, so it gets no replacements; check the scope "
-                f"({label}: auto shows the types its mentions link to)."
             )
     return resolved
