@@ -195,7 +195,7 @@ class KBDictionaryAugmenter(Augmenter):
             )
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
-        self._kb = context.kb
+        self._kb, self._kb_words = context.kb, {}  # per run: another KB answers afresh
         group_labels = self._group_labels(context)
         names = self._dictionary(context.kb, set(group_labels), counts)
         sample_links = self._sample_links(sample, context)
@@ -285,7 +285,9 @@ class KBDictionaryAugmenter(Augmenter):
         added: dict[str, NameEntry] = {}
         for mention in sample_links:
             label_groups = [
-                g for g in context.label_groups.get(mention.span.label, ()) if g in groups
+                g
+                for g in groups_of_scope(context.label_groups.get(mention.span.label, ()))
+                if g in groups
             ]
             norm = normalise_name(mention.sentence.span_text(mention.span))
             if label_groups and norm and context.label_relations.get(mention.span.label) != []:
@@ -541,7 +543,7 @@ def _concepts_by_group(
     out: defaultdict[str, list[str]] = defaultdict(list)
     for mention in sample_links:
         if mention.concept_id:
-            for group in context.label_groups.get(mention.span.label, ()):
+            for group in groups_of_scope(context.label_groups.get(mention.span.label, ())):
                 out[group].append(mention.concept_id)
     return dict(out)
 

@@ -73,6 +73,7 @@ class ConceptGate:
         self._widest = {
             group: max((self.children(c) for c in concepts), default=0)
             for group, concepts in sample_concepts.items()
+            if group in min_class_children
         }
 
     def children_limit(self, group: str) -> float:
@@ -101,7 +102,9 @@ class ConceptGate:
         key = (concept_id, group)
         if key not in self._allowed:
             blocked = self.blocked_branches.get(group, set())
-            self._allowed[key] = self.children(concept_id) <= self.children_limit(group) and (
+            limit = self.children_limit(group)
+            # counting children asks the KB: only where a limit is configured
+            self._allowed[key] = (limit == float("inf") or self.children(concept_id) <= limit) and (
                 not blocked or self._escapes_branches(concept_id, group, frozenset(blocked))
             )
         return self._allowed[key]

@@ -7,6 +7,7 @@ import pytest
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.combined import CombinedAugmenter
 from hilgen.augment.dictionary import KBDictionaryAugmenter, mention_features
+from hilgen.augment.name_filters import ConceptGate
 from hilgen.augment.none import NoAugmenter
 from hilgen.augment.substitution import KBSubstitutionAugmenter
 from hilgen.data.tokenize import tokenize
@@ -309,3 +310,14 @@ def test_strict_short_forms_start_where_their_long_form_does() -> None:
     strict = KBDictionaryAugmenter(strict_short_forms=True).generate([], context(pool, kb))
     assert tagged(strict)["g:1"] == [("sodium nitroprusside", "Chemical"), ("SNP", "Chemical")]
     assert tagged(strict)["g:2"] == [("SNP", "Chemical")]
+
+
+def test_the_concept_gate_asks_no_children_without_a_class_limit() -> None:
+    """Counting is-a children costs a KB query per concept: only a configured limit pays it."""
+
+    class NoChildren:
+        def children(self, concept_id: str) -> list:
+            raise AssertionError(f"children of {concept_id} asked")
+
+    gate = ConceptGate(NoChildren(), {"CHEM": ["c1"]}, {}, {})  # type: ignore[arg-type]
+    assert gate.allows("c2", "CHEM")
