@@ -206,7 +206,29 @@ class PubTatorDataset(DocumentDataset):
         return list(read_pubtator(self.paths[split]))
 
 
-class MedMentionsDataset(DocumentDataset):
+class OneFileDataset(DocumentDataset):
+    """Every split in one corpus file: the file is read once per `load()`, not once per split."""
+
+    _all: list[Document] | None = None
+
+    @abstractmethod
+    def _read_all(self) -> list[Document]:
+        """Every document of the corpus file."""
+
+    def _documents(self) -> list[Document]:
+        if self._all is None:
+            self._all = self._read_all()
+        return self._all
+
+    def load(self) -> Corpus:
+        self._all = None
+        try:
+            return super().load()
+        finally:
+            self._all = None
+
+
+class MedMentionsDataset(OneFileDataset):
     """MedMentions: one PubTator file for all documents, split by the official PMID lists.
 
     `subset` is `st21pv` or `full`; types are UMLS semantic type ids as in the file (several,
@@ -227,30 +249,24 @@ class MedMentionsDataset(DocumentDataset):
         self.subset = subset
         self.corpus_file = Path(corpus_file)
         self.pmid_lists = {split: Path(pmid_lists[split]) for split in SPLITS}
-        self._documents: dict[str, Document] | None = None
 
-    def load(self) -> Corpus:
-        self._documents = None
-        try:
-            return super().load()
-        finally:
-            self._documents = None
+    def _read_all(self) -> list[Document]:
+        return list(read_pubtator(self.corpus_file))
 
     def _read_documents(self, split: str) -> list[Document]:
-        if self._documents is None:
-            self._documents = {doc.doc_id: doc for doc in read_pubtator(self.corpus_file)}
+        by_id = {doc.doc_id: doc for doc in self._documents()}
         pmids = self.pmid_lists[split].read_text("utf-8").split()
-        missing = [pmid for pmid in pmids if pmid not in self._documents]
+        missing = [pmid for pmid in pmids if pmid not in by_id]
         if missing:
             raise MissingCorpusError(
                 f"{self.corpus_file} lacks {len(missing)} of the {len(pmids)} documents listed "
                 f"in {self.pmid_lists[split]} (e.g. {missing[0]}); is it the right MedMentions "
                 "corpus_pubtator.txt.gz?"
             )
-        return [self._documents[pmid] for pmid in pmids]
+        return [by_id[pmid] for pmid in pmids]
 
 
-class AdeDataset(DocumentDataset):
+class AdeDataset(OneFileDataset):
     """ADE-Corpus-V2 (`hilgen.data.ade`), which has no official split: each PMID goes to the
     split its stable hash falls in, `split_fractions` (train, dev, test) of the documents."""
 
@@ -270,9 +286,11 @@ class AdeDataset(DocumentDataset):
         self.drug_ae = drug_ae
         self.split_fractions = dict(split_fractions)
 
+    def _read_all(self) -> list[Document]:
+        return read_ade(self.drug_ae)
+
     def _read_documents(self, split: str) -> list[Document]:
-        documents = read_ade(self.drug_ae)
-        return [d for d in documents if pmid_split(d.doc_id, self.split_fractions) == split]
+        return [d for d in self._documents() if pmid_split(d.doc_id, self.split_fractions) == split]
 
 
 class BratDataset(DocumentDataset):
