@@ -211,16 +211,16 @@ def test_a_named_user_corpus_names_its_experiment_and_runs(
 
 
 def fixture_kb_generation(
-    tmp_path: Path, tmp_tracking: list[str], augmenter: str = "umls_synonyms"
+    tmp_path: Path,
+    tmp_tracking: list[str],
+    augmenter: str = "umls_synonyms",
+    min_linked_share: float = 0.0,
 ) -> list[str]:
     """Overrides for a tiny generation run from the fixture KB into `tmp_path`. The fixture KB
     knows few of NCBI-Disease's concepts, so the link gate (`min_linked_share`) is off unless
     the test is about it."""
-    gate = (
-        "augmenter.parts.substitution.min_linked_share=0"
-        if augmenter == "hilgen_dictionary"
-        else "augmenter.min_linked_share=0"
-    )
+    key = "parts.substitution." if augmenter == "hilgen_dictionary" else ""
+    gate = f"augmenter.{key}min_linked_share={min_linked_share}"
     return [
         *TINY,
         *tmp_tracking,
@@ -335,8 +335,7 @@ def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(
     """No sample mention links into the (narrow) scopes: the default augmenter makes no
     negatives-only set, warns, and logs `synthetic/gold_only` (docs/generality_safety.md)."""
     overrides = [
-        *fixture_kb_generation(tmp_path, tmp_tracking, "hilgen"),
-        "augmenter.min_linked_share=0.5",
+        *fixture_kb_generation(tmp_path, tmp_tracking, "hilgen", min_linked_share=0.5),
         "dataset.label_groups={Disease:[T019]}",
     ]
     cfg = compose_train(overrides, config_name="generate")

@@ -12,7 +12,6 @@ from hydra.utils import instantiate
 from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.tracking import MlflowClient
 
-from hilgen.data.iob import split_tag
 from hilgen.data.types import TaggedPrediction
 from hilgen.ensemble.runner import ensemble_seed, run_ensembles
 from hilgen.evaluate.metrics import score_predictions
@@ -30,18 +29,7 @@ from hilgen.models.combine import (
 from hilgen.tracking.mlflow_tracking import Tracker
 from hilgen.tracking.selection import MemberRun, Selection, download_member, one_progress_bar
 from tests.conftest import CONF
-
-
-def is_valid_iob2(tags: list[str]) -> bool:
-    previous = "O"
-    for tag in tags:
-        prefix, label = split_tag(tag)
-        if prefix not in {"O", "B", "I"}:
-            return False
-        if prefix == "I" and previous not in {f"B-{label}", f"I-{label}"}:
-            return False
-        previous = tag
-    return True
+from tests.helpers.iob import is_valid_iob2
 
 
 def member(
