@@ -22,7 +22,6 @@ import io
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from hilgen.data.pubtator import read_pubtator  # noqa: E402
 from hilgen.evaluate.prediction_files import read_predictions_jsonl  # noqa: E402
 from hilgen.evaluate.tables import format_table  # noqa: E402
 from hilgen.inference.documents import entities_from_tags, tokenise  # noqa: E402
-from hilgen.tracking.tagger_model import load_tagger  # noqa: E402
+from hilgen.tracking.tagger_model import directory_size, load_tagger  # noqa: E402
 
 TEST_FILE = ROOT / "data" / "bc5cdr" / "CDR_TestSet.PubTator.txt"
 SPEED_LINE = re.compile(r"(\d+) documents, (\d+) words in ([\d.]+) s")
@@ -75,9 +74,11 @@ def train_run(workdir: Path, test_sentences: int | None) -> tuple[str, str, Path
     return run.info.run_id, cfg.tracking.tracking_uri, workdir / "run"
 
 
-def run_predict(run_id: str, tracking_uri: str, source: Path, output: Path) -> tuple[int, float]:
-    """predict.py in its own process: (words, seconds as it reports them), and its peak RSS
-    is what RUSAGE_CHILDREN reports afterwards."""
+def run_predict(
+    run_id: str, tracking_uri: str, source: Path, output: Path
+) -> tuple[int, float, float]:
+    """predict.py in its own process: (words, seconds as it reports them, its own peak RSS in
+    MB)."""
     command = [
         sys.executable,
         str(ROOT / "predict.py"),
@@ -88,16 +89,18 @@ def run_predict(run_id: str, tracking_uri: str, source: Path, output: Path) -> t
         "progress=false",
         f"hydra.run.dir={output.parent}/hydra-{output.stem}",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"predict.py failed:\n{result.stderr[-3000:]}")
-    match = SPEED_LINE.search(result.stdout)
-    assert match, result.stdout
-    return int(match.group(2)), float(match.group(3))
-
-
-def child_peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, cwd=ROOT)
+        # wait4 gives this child's own usage (RUSAGE_CHILDREN is the peak over all children)
+        _, status, usage = os.wait4(process.pid, 0)
+        stdout.seek(0)
+        stderr.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"predict.py failed:\n{stderr.read()[-3000:]}")
+        out = stdout.read()
+    match = SPEED_LINE.search(out)
+    assert match, out
+    return int(match.group(2)), float(match.group(3)), usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -127,7 +130,7 @@ def main() -> None:
     tagger = load_tagger(f"runs:/{run_id}/model", tracking_uri)
     load_seconds = time.perf_counter() - start
     model_dir = next((workdir / "artifacts").rglob("hilgen_model.json")).parent
-    size_mb = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file()) / 1e6
+    size_mb = directory_size(model_dir) / 1e6
 
     words = sum(len(s.tokens) for s in sentences)
     start, cpu = time.perf_counter(), time.process_time()
@@ -135,14 +138,12 @@ def main() -> None:
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     rows.append(["reference: in-process predict loop", words, seconds, words / seconds, ""])
 
-    text_words, seconds = run_predict(run_id, tracking_uri, plain, workdir / "plain.jsonl")
-    rows.append(
-        ["predict.py, plain text", text_words, seconds, text_words / seconds, child_peak_rss_mb()]
+    text_words, seconds, rss = run_predict(run_id, tracking_uri, plain, workdir / "plain.jsonl")
+    rows.append(["predict.py, plain text", text_words, seconds, text_words / seconds, rss])
+    corpus_words, seconds, rss = run_predict(
+        run_id, tracking_uri, pubtator, workdir / "corpus.jsonl"
     )
-    corpus_words, seconds = run_predict(run_id, tracking_uri, pubtator, workdir / "corpus.jsonl")
-    rows.append(
-        ["predict.py, PubTator", corpus_words, seconds, corpus_words / seconds, child_peak_rss_mb()]
-    )
+    rows.append(["predict.py, PubTator", corpus_words, seconds, corpus_words / seconds, rss])
 
     run_predictions = {
         p.sentence_id: p.predicted
