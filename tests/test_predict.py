@@ -230,6 +230,10 @@ def test_an_ensemble_run_logs_a_model_of_its_members_and_rule(
     assert seed_run.data.metrics["model/size_mb"] > 160  # two members' weights
     ensemble = load_tagger(f"runs:/{seed_run.info.run_id}/model", trained_run.tracking_uri)
     assert ensemble.card.kind == "ensemble" and len(ensemble.tagger.members) == 2
+    # the rule and weights chosen on dev come back (equal members: tags alone cannot show it)
+    assert ensemble.tagger.rule.describe() == "vote"
+    weights = ensemble.tagger.weights
+    assert len(weights) == 2 and weights[0] == weights[1]  # dev F1 of two equal members
     single = load_tagger(f"runs:/{trained_run.run_id}/model", trained_run.tracking_uri)
     texts = ["Ataxia-telangiectasia is a recessive multi-system disorder of children."]
     assert ensemble.tag(texts) == single.tag(texts)  # a vote of two equal members
