@@ -297,7 +297,7 @@ def log_few_shot_data(
         corpus.name,
         source=str(Path(cfg.paths.data_dir).resolve()),
         context="corpus",
-        digest=corpus.fingerprint(("train", "dev", "test"))[:8],
+        digest=corpus.fingerprint()[:8],
     )
     tracker.log_input(
         f"{corpus.name} {cfg.shots}-shot seed {cfg.seed}",

@@ -74,6 +74,21 @@ def test_a_bad_setting_is_one_line_before_any_work(
     assert verbose.returncode != 0 and "Traceback" in verbose.stderr
 
 
+def test_an_impossible_augmenter_setting_is_one_line(tmp_path: Path, needs_shared_data) -> None:
+    done = run(
+        str(ROOT / "train.py"),
+        "augmenter=hilgen",
+        "augmenter.top_k=0",
+        "tracking.enabled=false",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert done.returncode == 1
+    assert "error: augmenter hilgen: top_k, pool_size and names_per_concept must be >= 1" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 def test_a_missing_input_file_or_api_key_is_one_line(tmp_path: Path, needs_shared_data) -> None:
     missing = run(
         str(ROOT / "train.py"),

@@ -160,6 +160,11 @@ class SyntheticSet:
         atomic_write_text(path, "".join(block + "\n\n" for block in blocks))
 
 
+class AugmenterConfigError(UserError, ValueError):
+    """An augmenter setting, or a dataset setting an augmenter reads, that cannot work; the
+    message names the setting and the config file to fix."""
+
+
 class DamagedSyntheticFileError(UserError, ValueError):
     """A synthetic-set file whose sentences do not match its header's count and checksum."""
 

@@ -42,6 +42,7 @@ from sklearn.tree import DecisionTreeClassifier
 from hilgen.augment.base import (
     AugmentContext,
     Augmenter,
+    AugmenterConfigError,
     SyntheticSentence,
     SyntheticSet,
     describe_sentences,
@@ -187,9 +188,9 @@ class KBDictionaryAugmenter(Augmenter):
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         if context.kb is None:
-            raise ValueError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
+            raise AugmenterConfigError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
         if not context.unlabelled_sentences:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name} tags unlabelled sentences and got none: the pipeline "
                 "passes the train split's sentences without their labels"
             )

@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 from hilgen.augment.base import (
     AugmentContext,
     Augmenter,
+    AugmenterConfigError,
     AugmenterFailedError,
     Replacement,
     SyntheticSentence,
@@ -164,12 +165,12 @@ class LLMAugmenter(Augmenter):
         filter_junk: bool = True,
     ) -> None:
         if tagging not in TAGGING_MODES:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: tagging must be one of {list(TAGGING_MODES)}, got "
                 f"{tagging!r}; fix conf/augmenter/{name}.yaml"
             )
         if sentences_per_request < 1 or max_tokens_per_sentence < 1 or min_tokens < 1:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: sentences_per_request, max_tokens_per_sentence and "
                 f"min_tokens must be >= 1, got {sentences_per_request}, "
                 f"{max_tokens_per_sentence}, {min_tokens}; fix conf/augmenter/{name}.yaml"
@@ -197,17 +198,17 @@ class LLMAugmenter(Augmenter):
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         llm = context.llm
         if llm is None:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name} needs an LLM client in AugmentContext.llm; the pipeline "
                 "puts the one from the `llm` config group there (e.g. llm=local)"
             )
         if not context.labels:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name} needs the task's labels in AugmentContext.labels (the "
                 "corpus labels): tagged entities are only accepted with one of them"
             )
         if self.require_kb_link and context.linker is None:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name}: require_kb_link needs a linker in AugmentContext; "
                 "build the KB (conf/kb) or set require_kb_link=false"
             )
@@ -403,7 +404,7 @@ class LLMAugmenter(Augmenter):
         assert context.linker is not None
         groups = context.label_groups.get(span.label)
         if not groups:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name}: require_kb_link needs semantic groups for label "
                 f"{span.label!r} in AugmentContext.label_groups (the dataset config's "
                 "label_groups)"
@@ -461,18 +462,18 @@ class GPTAugmenter(LLMAugmenter):
     ) -> None:
         super().__init__(name, tagging_prompt, **shared)
         if grounding not in GROUNDING_MODES or count not in COUNT_MODES:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: grounding must be one of {list(GROUNDING_MODES)} and count "
                 f"one of {list(COUNT_MODES)}, got {grounding!r}, {count!r}; fix "
                 f"conf/augmenter/{name}.yaml"
             )
         if count == "fixed" and (sentences_per_source is None or sentences_per_source < 1):
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: count=fixed needs sentences_per_source >= 1, got "
                 f"{sentences_per_source}"
             )
         if self.tagging == "names" and grounding != "kb":
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: tagging=names tags only names known in advance, so it "
                 "needs grounding=kb (without it, the LLM's new entities would stay untagged); "
                 "use tagging=llm or llm+names"

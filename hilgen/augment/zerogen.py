@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from hilgen.augment.base import AugmentContext, Augmenter, sentence_key
+from hilgen.augment.base import AugmentContext, Augmenter, AugmenterConfigError, sentence_key
 from hilgen.augment.llm_generation import COUNT_MODES, GenerationRequest, LLMAugmenter
 from hilgen.data.types import Sentence
 from hilgen.llm.prompts import ChatPrompt
@@ -36,16 +36,16 @@ class ZeroGenAugmenter(LLMAugmenter):
     ) -> None:
         super().__init__(name, tagging_prompt, **shared)
         if self.tagging != "llm":
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: ZeroGen knows no entity names in advance, so tagging must "
                 f"be 'llm', got {self.tagging!r}; fix conf/augmenter/{name}.yaml"
             )
         if count not in COUNT_MODES:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: count must be one of {list(COUNT_MODES)}, got {count!r}"
             )
         if count == "fixed" and (num_sentences is None or num_sentences < 1):
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: count=fixed needs num_sentences >= 1, got {num_sentences}"
             )
         self.control = control

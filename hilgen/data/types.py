@@ -78,23 +78,29 @@ class Corpus:
     dev: list[Sentence]
     test: list[Sentence]
     sensitive: bool = False
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
 
     def split(self, name: str) -> list[Sentence]:
         if name not in ("train", "dev", "test"):
             raise ValueError(f"unknown split {name!r}; expected train, dev or test")
         return getattr(self, name)
 
-    def fingerprint(self, splits: tuple[str, ...] = ("train", "test")) -> str:
-        """A digest of the splits' sentences (ids, tokens, spans), so that what is cached from
-        them (synthetic sets read the train split and check leaks against the test split)
-        follows any edit to the corpus files, not only a new corpus name."""
+    def fingerprint(self) -> str:
+        """A digest of the train and test sentences (ids, tokens, spans), so that what is
+        cached from them (synthetic sets read the train split and check leaks against the test
+        split) follows any edit to the corpus files, not only a new corpus name; the dev split,
+        which no augmenter reads, is not in it. It also names the corpus logged with a run.
+        Computed once per corpus."""
+        if self._fingerprint:
+            return self._fingerprint
         digest = hashlib.sha256()
-        for name in splits:
+        for name in ("train", "test"):
             for sentence in self.split(name):
                 spans = [(s.start, s.end, s.label, s.concept_ids) for s in sentence.spans]
                 record = [name, sentence.sentence_id, sentence.doc_id, sentence.tokens, spans]
                 digest.update(json.dumps(record).encode("utf-8"))
-        return digest.hexdigest()[:16]
+        self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
 
 @dataclass

@@ -39,6 +39,7 @@ from hilgen.augment.base import (
     RELATION_LAYERS,
     AugmentContext,
     Augmenter,
+    AugmenterConfigError,
     Replacement,
     SyntheticSentence,
     SyntheticSet,
@@ -135,27 +136,27 @@ class KBSubstitutionAugmenter(Augmenter):
     ) -> None:
         unknown = [r for r in relations if r not in KB_RELATIONS]
         if unknown or not relations:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: relations {list(relations)} must be a non-empty list of "
                 f"{list(KB_RELATIONS)}; fix conf/augmenter/{name}.yaml"
             )
         if top_k < 1 or pool_size < 1 or names_per_concept < 1:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: top_k, pool_size and names_per_concept must be >= 1, got "
                 f"{top_k}, {pool_size}, {names_per_concept}"
             )
         if mentions_swapped not in ("one", "all"):
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: mentions_swapped must be 'one' or 'all', got "
                 f"{mentions_swapped!r}; fix conf/augmenter/{name}.yaml"
             )
         if max_sentences_per_source is not None and max_sentences_per_source < 1:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: max_sentences_per_source must be >= 1 or null (no cap), "
                 f"got {max_sentences_per_source}"
             )
         if not 0.0 <= min_linked_share <= 1.0:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {name}: min_linked_share must be between 0 and 1, got "
                 f"{min_linked_share}; fix conf/augmenter/base/kb_substitution.yaml or the override"
             )
@@ -182,7 +183,7 @@ class KBSubstitutionAugmenter(Augmenter):
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         kb, linker = context.kb, context.linker
         if kb is None or linker is None:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name} needs a knowledge base and a linker in the "
                 "AugmentContext (context.kb, context.linker); build the KB first (conf/kb) or "
                 "use augmenter=none"
@@ -191,7 +192,7 @@ class KBSubstitutionAugmenter(Augmenter):
             {s.label for sentence in sample for s in sentence.spans} - set(context.label_groups)
         )
         if missing:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name}: no semantic groups for labels {missing} in "
                 "AugmentContext.label_groups; add them to the dataset config's label_groups "
                 "(e.g. Disease: [DISO], Chemical: [CHEM])"
@@ -202,7 +203,7 @@ class KBSubstitutionAugmenter(Augmenter):
             if set(relations) - set(KB_RELATIONS)
         }
         if bad_relations:
-            raise ValueError(
+            raise AugmenterConfigError(
                 f"augmenter {self.name}: unknown relations in the dataset config's "
                 f"label_relations: {bad_relations}; use any of {list(KB_RELATIONS)}"
             )
@@ -658,7 +659,7 @@ def _check_relation_labels(augmenter: str, context: AugmentContext) -> None:
     for label, relabelled in context.relation_labels.items():
         for relation, target in relabelled.items():
             if label not in labels or relation not in KB_RELATIONS or target not in labels:
-                raise ValueError(
+                raise AugmenterConfigError(
                     f"augmenter {augmenter}: relation_labels.{label}.{relation}: {target!r} in "
                     f"the dataset config; expected one of the labels {labels}, then a relation "
                     f"of {list(KB_RELATIONS)}, mapped to one of the labels"
