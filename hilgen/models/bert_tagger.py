@@ -471,7 +471,9 @@ class BertTagger(Tagger):
         }
 
     def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
+        """Tags in input order; sentences are batched by sub-token count so batches pad little."""
+        lengths = self.module.encoder.subtoken_counts([s.tokens for s in sentences])
+        order = sorted(range(len(sentences)), key=lengths.__getitem__)
         examples = [
             TaggingExample(sentences[i].tokens, [0] * len(sentences[i].tokens)) for i in order
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from hilgen.data.iob import split_tag
@@ -43,18 +44,24 @@ def viterbi_decode(
     end: torch.Tensor | None = None,
 ) -> list[int]:
     """Best tag index path for [n_words, n_tags] emission scores (log-probabilities), with
-    [from, to] `transitions`, [to] `start` and, optionally, [from] `end` scores."""
-    if emissions.shape[0] == 0:
+    [from, to] `transitions`, [to] `start` and, optionally, [from] `end` scores.
+
+    The search runs in NumPy on CPU copies: a step is a few dozen numbers, where each torch
+    call costs more than the arithmetic. Ties go to the lowest tag index, as torch's `max`."""
+    scores = emissions.detach().cpu().numpy()
+    if scores.shape[0] == 0:
         return []
-    score = start + emissions[0]
-    backpointers: list[torch.Tensor] = []
-    for t in range(1, emissions.shape[0]):
-        total = score.unsqueeze(1) + transitions  # [from, to]
-        score, best_from = total.max(dim=0)
-        score = score + emissions[t]
+    steps = transitions.detach().cpu().numpy()
+    score = start.detach().cpu().numpy() + scores[0]
+    columns = np.arange(steps.shape[1])
+    backpointers: list[np.ndarray] = []
+    for t in range(1, scores.shape[0]):
+        total = score[:, None] + steps  # [from, to]
+        best_from = total.argmax(axis=0)
+        score = total[best_from, columns] + scores[t]
         backpointers.append(best_from)
     if end is not None:
-        score = score + end
+        score = score + end.detach().cpu().numpy()
     path = [int(score.argmax())]
     for best_from in reversed(backpointers):
         path.append(int(best_from[path[-1]]))

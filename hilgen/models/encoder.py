@@ -26,6 +26,17 @@ def _special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], lis
     raise ValueError(f"cannot locate special tokens of tokenizer {tokenizer.name_or_path!r}")
 
 
+def word_pieces(tokenizer: PreTrainedTokenizerBase, words: Sequence[str]) -> list[list[int]]:
+    """Each word's sub-token ids, without special tokens. A word is tokenised once however
+    often it occurs (text repeats most of its words; tokenising is a large share of tagging)."""
+    unique = list(dict.fromkeys(words))
+    if not unique:
+        return []
+    encoded = tokenizer(unique, add_special_tokens=False)["input_ids"]
+    pieces = dict(zip(unique, encoded, strict=True))
+    return [pieces[word] for word in words]
+
+
 @dataclass(frozen=True)
 class Window:
     """One model input: sub-token ids, and for each sub-token the word it starts (or -1)."""
@@ -45,8 +56,7 @@ def make_windows(
     """Tokenise word lists into windows of at most `max_length` sub-tokens, specials included."""
     prefix, suffix = _special_affixes(tokenizer)
     budget = max_length - len(prefix) - len(suffix)
-    flat_words = [word for words in sentences for word in words]
-    flat_pieces = tokenizer(flat_words, add_special_tokens=False)["input_ids"] if flat_words else []
+    flat_pieces = word_pieces(tokenizer, [word for words in sentences for word in words])
     windows: list[Window] = []
     offset = 0
     for index, words in enumerate(sentences):
@@ -102,6 +112,11 @@ class WordEncoder(nn.Module):
     def windows(self, sentences: Sequence[Sequence[str]]) -> list[Window]:
         return make_windows(self.tokenizer, sentences, self.max_length)
 
+    def subtoken_counts(self, sentences: Sequence[Sequence[str]]) -> list[int]:
+        """Each sentence's number of sub-tokens: what a batch pads to, so what to sort by."""
+        pieces = iter(word_pieces(self.tokenizer, [w for words in sentences for w in words]))
+        return [sum(len(next(pieces)) for _ in words) for words in sentences]
+
     def forward_windows(self, windows: Sequence[Window]) -> list[torch.Tensor]:
         """Sub-token hidden states for a batch of windows, one [n_subtokens, hidden] per window."""
         device = next(self.transformer.parameters()).device
@@ -128,8 +143,12 @@ class WordEncoder(nn.Module):
         position = {sentence: i for i, sentence in enumerate(order)}
         out = [states[0].new_zeros((n, self.hidden_size)) for n in n_words]
         for window, state in zip(windows, states, strict=True):
-            target = out[position[window.sentence_index]]
-            for sub, word in enumerate(window.first_subtoken_word):
-                if word >= 0 and word in window.owned_words:
-                    target[word] = state[sub]
+            pairs = [
+                (sub, word)
+                for sub, word in enumerate(window.first_subtoken_word)
+                if word >= 0 and word in window.owned_words
+            ]
+            if pairs:
+                subs, words = zip(*pairs, strict=True)
+                out[position[window.sentence_index]][list(words)] = state[list(subs)]
         return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from hilgen.encoders.loading import resolve_encoder
-from hilgen.models.encoder import WordEncoder, make_windows
+from hilgen.models.encoder import WordEncoder, make_windows, word_pieces
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +33,21 @@ def test_first_subtoken_marks_each_word(encoder: WordEncoder) -> None:
     words = [w for w in window.first_subtoken_word if w >= 0]
     assert words == [0, 1, 2]
     assert len(window.input_ids) > 5  # [CLS] + sub-words + [SEP]
+
+
+def test_repeated_words_get_the_pieces_of_tokenising_each_alone(encoder: WordEncoder) -> None:
+    words = ["catenin", "the", "beta-catenin", "the", "catenin", "", "ß"]
+    pieces = word_pieces(encoder.tokenizer, words)
+    alone = [encoder.tokenizer.encode(w, add_special_tokens=False) for w in words]
+    assert pieces == alone
+    assert word_pieces(encoder.tokenizer, []) == []
+
+
+def test_subtoken_counts_are_what_a_window_holds_between_its_specials(
+    encoder: WordEncoder,
+) -> None:
+    sentences = [["beta", "-", "catenin", "binds"], ["Ataxia-telangiectasia"], []]
+    windows = {w.sentence_index: w for w in encoder.windows(sentences)}
+    between_specials = [len(windows[i].input_ids) - 2 for i in (0, 1)]  # [CLS] ... [SEP]
+    assert encoder.subtoken_counts(sentences) == [*between_specials, 0]
+    assert between_specials[1] > 1  # a hyphenated word is several pieces

@@ -29,14 +29,13 @@ def embed_words(
     batch_size: int,
     description: str,
 ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-    """(sentence indices, [n_words, hidden] float32 vectors) per batch, shortest sentences
+    """(sentence indices, [n_words, hidden] float32 vectors) per batch, fewest sub-tokens
     first so that batches pad little. The caller chooses device and mode (`eval_mode`)."""
     empty = [i for i, words in enumerate(sentences) if not words]
     if empty:
         yield empty, [np.zeros((0, encoder.hidden_size), np.float32) for _ in empty]
-    order = sorted(
-        (i for i, words in enumerate(sentences) if words), key=lambda i: len(sentences[i])
-    )
+    lengths = encoder.subtoken_counts(sentences)
+    order = sorted((i for i, words in enumerate(sentences) if words), key=lengths.__getitem__)
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc=description, unit="batch", leave=False, disable=None):
         words = [sentences[i] for i in batch]
