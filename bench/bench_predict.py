@@ -1,17 +1,22 @@
 """Benchmark of tagging with a logged model: `predict.py` on BC5CDR's test text, on this machine.
 
 Trains a quick default-model run on BC5CDR (augmenter=none, one short epoch: speed does not
-depend on how well it tags) that logs its model, then measures, each over the whole test split:
+depend on how well it tags) that logs its model, or takes a run you trained (`--run-id`, e.g.
+the default `python train.py dataset=bc5cdr`'s, for meaningful F1), then measures, each over
+the whole test split:
 
 - reference: the loaded tagger's own predict loop over the corpus's pre-tokenised test
-  sentences, in this process (what a training run does to score the test split);
-- `predict.py` on the test text as plain text (one document a line), in its own process:
-  words/s (tokenising, tagging, writing JSONL; model loading excluded) and peak memory;
+  sentences, in this process (what a training run does to score the test split), in fp32 and
+  in bf16, each with its strict test F1 against the gold tags;
+- `predict.py` on the test text as plain text (one document a line), in its own process, with
+  `precision=fp32` and `precision=bf16`: words/s (tokenising, tagging, writing JSONL; model
+  loading excluded) and peak memory;
 - `predict.py` on the test PubTator file, whose entities must equal the run's own
   `predictions/test.jsonl` (same sentences, same tags);
 - the model's size and the time `load_tagger` takes.
 
     .venv/bin/python bench/bench_predict.py [--documents N] [--threads N]
+        [--run-id ID --tracking-uri URI]
 """
 
 from __future__ import annotations
@@ -33,15 +38,18 @@ os.environ.setdefault("HILGEN_ROOT", str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
+import mlflow  # noqa: E402
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from hilgen import pipeline  # noqa: E402
 from hilgen.data.pubtator import read_pubtator  # noqa: E402
+from hilgen.evaluate.metrics import score_tags  # noqa: E402
 from hilgen.evaluate.prediction_files import read_predictions_jsonl  # noqa: E402
 from hilgen.evaluate.tables import format_table  # noqa: E402
 from hilgen.inference.documents import entities_from_tags, tokenise  # noqa: E402
+from hilgen.inference.tagger import autocast  # noqa: E402
 from hilgen.tracking.tagger_model import directory_size, load_tagger  # noqa: E402
 
 TEST_FILE = ROOT / "data" / "bc5cdr" / "CDR_TestSet.PubTator.txt"
@@ -74,8 +82,20 @@ def train_run(workdir: Path, test_sentences: int | None) -> tuple[str, str, Path
     return run.info.run_id, cfg.tracking.tracking_uri, workdir / "run"
 
 
+def logged_run(workdir: Path, run_id: str, tracking_uri: str) -> tuple[str, str, Path]:
+    """A run trained elsewhere: its test predictions are downloaded into `workdir`."""
+    run_dir = workdir / "run"
+    mlflow.artifacts.download_artifacts(
+        run_id=run_id,
+        artifact_path="predictions/test.jsonl",
+        dst_path=str(run_dir),
+        tracking_uri=tracking_uri,
+    )
+    return run_id, tracking_uri, run_dir
+
+
 def run_predict(
-    run_id: str, tracking_uri: str, source: Path, output: Path
+    run_id: str, tracking_uri: str, source: Path, output: Path, precision: str = "fp32"
 ) -> tuple[int, float, float]:
     """predict.py in its own process: (words, seconds as it reports them, its own peak RSS in
     MB)."""
@@ -86,6 +106,7 @@ def run_predict(
         f"input={source}",
         f"output={output}",
         f"tracking.tracking_uri={tracking_uri}",
+        f"precision={precision}",
         "progress=false",
         f"hydra.run.dir={output.parent}/hydra-{output.stem}",
     ]
@@ -107,7 +128,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=None, help="first N test documents")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
+    parser.add_argument("--run-id", default=None, help="a BC5CDR run with a logged model")
+    parser.add_argument("--tracking-uri", default=None, help="where --run-id is tracked")
     args = parser.parse_args()
+    if bool(args.run_id) != bool(args.tracking_uri):
+        parser.error("--run-id and --tracking-uri go together")
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -122,33 +147,49 @@ def main() -> None:
     tokenised = [tokenise(d) for d in documents]
     sentences = [s for d in tokenised for s in d.sentences]
     start = time.perf_counter()
-    run_id, tracking_uri, run_dir = train_run(workdir, args.documents and len(sentences))
-    print(f"trained and logged run {run_id} in {time.perf_counter() - start:.0f} s")
+    if args.run_id:
+        run_id, tracking_uri, run_dir = logged_run(workdir, args.run_id, args.tracking_uri)
+    else:
+        run_id, tracking_uri, run_dir = train_run(workdir, args.documents and len(sentences))
+        print(f"trained and logged run {run_id} in {time.perf_counter() - start:.0f} s")
+    run_predictions = {
+        p.sentence_id: p for p in read_predictions_jsonl(run_dir / "predictions" / "test.jsonl")
+    }
+    gold = [run_predictions[s.sentence_id].gold for s in sentences]
     rows: list[list[object]] = []
 
     start = time.perf_counter()
     tagger = load_tagger(f"runs:/{run_id}/model", tracking_uri)
     load_seconds = time.perf_counter() - start
-    model_dir = next((workdir / "artifacts").rglob("hilgen_model.json")).parent
-    size_mb = directory_size(model_dir) / 1e6
+    model_dir = mlflow.artifacts.download_artifacts(
+        run_id=run_id,
+        artifact_path="model",
+        dst_path=str(workdir / "model"),
+        tracking_uri=tracking_uri,
+    )
+    size_mb = directory_size(Path(model_dir)) / 1e6
 
     words = sum(len(s.tokens) for s in sentences)
-    start, cpu = time.perf_counter(), time.process_time()
-    tagger.tagger.predict(sentences)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    rows.append(["reference: in-process predict loop", words, seconds, words / seconds, ""])
-
-    text_words, seconds, rss = run_predict(run_id, tracking_uri, plain, workdir / "plain.jsonl")
-    rows.append(["predict.py, plain text", text_words, seconds, text_words / seconds, rss])
+    tags: dict[str, list[list[str]]] = {}
+    cpu: dict[str, float] = {}
+    for precision in ("fp32", "bf16"):
+        start, cpu[precision] = time.perf_counter(), time.process_time()
+        with autocast(precision):
+            tags[precision] = tagger.tagger.predict(sentences)
+        seconds, cpu[precision] = time.perf_counter() - start, time.process_time() - cpu[precision]
+        f1 = score_tags(gold, tags[precision]).f1
+        rows.append([f"reference loop, {precision}", words, seconds, words / seconds, "", f1])
+    for precision in ("fp32", "bf16"):
+        output = workdir / f"plain-{precision}.jsonl"
+        text_words, seconds, rss = run_predict(run_id, tracking_uri, plain, output, precision)
+        rows.append(
+            [f"predict.py, plain text, {precision}", text_words, seconds, text_words / seconds, rss]
+        )
     corpus_words, seconds, rss = run_predict(
         run_id, tracking_uri, pubtator, workdir / "corpus.jsonl"
     )
-    rows.append(["predict.py, PubTator", corpus_words, seconds, corpus_words / seconds, rss])
+    rows.append(["predict.py, PubTator, fp32", corpus_words, seconds, corpus_words / seconds, rss])
 
-    run_predictions = {
-        p.sentence_id: p.predicted
-        for p in read_predictions_jsonl(run_dir / "predictions" / "test.jsonl")
-    }
     records = {
         r["id"]: r["entities"]
         for r in map(json.loads, (workdir / "corpus.jsonl").read_text().splitlines())
@@ -156,24 +197,34 @@ def main() -> None:
     differing = 0
     entities = 0
     for document in tokenised:
-        tags = [run_predictions[s.sentence_id] for s in document.sentences]
-        expected = [e.as_record() for e in entities_from_tags(document, tags)]
+        run_tags = [run_predictions[s.sentence_id].predicted for s in document.sentences]
+        expected = [e.as_record() for e in entities_from_tags(document, run_tags)]
         entities += len(expected)
         differing += expected != records[document.doc_id]
 
     print(
         format_table(
-            ["what", "words", "seconds", "words/s", "peak RSS MB"],
+            ["what", "words", "seconds", "words/s", "peak RSS MB", "test F1"],
             [
-                [r[0], r[1], f"{r[2]:.1f}", f"{r[3]:,.0f}", f"{r[4]:.0f}" if r[4] else ""]
+                [
+                    r[0],
+                    r[1],
+                    f"{r[2]:.1f}",
+                    f"{r[3]:,.0f}",
+                    f"{r[4]:.0f}" if r[4] else "",
+                    f"{r[5]:.2f}" if len(r) > 5 else "",
+                ]
                 for r in rows
             ],
         )
     )
+    changed = sum(a != b for a, b in zip(tags["fp32"], tags["bf16"], strict=True))
+    print(f"\nbf16 against fp32: {changed} of {len(sentences)} sentences tagged differently")
     print(
         f"\nmodel: {size_mb:.1f} MB, load_tagger {load_seconds:.1f} s; "
         f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}; "
-        f"the reference loop used {cpu:.1f} CPU s ({words / cpu:,.0f} words per CPU second)"
+        "the reference loop's words per CPU second: "
+        + ", ".join(f"{words / c:,.0f} ({p})" for p, c in cpu.items())
     )
     print(
         f"predict.py on the PubTator test file against the run's predictions/test.jsonl: "

@@ -54,7 +54,7 @@ def predict(cfg: DictConfig) -> dict[str, float]:
         )
     # Lightning announces the accelerator it predicts on; a user tagging a file needs no news
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    tagger = load_tagger(cfg.model_uri, cfg.tracking.tracking_uri)
+    tagger = load_tagger(cfg.model_uri, cfg.tracking.tracking_uri, cfg.precision)
     documents = read_input(Path(cfg.input), cfg.input_format)
     linker: Linker | None = None
     if cfg.link:

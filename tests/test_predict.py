@@ -26,6 +26,7 @@ from hilgen.data.conll import read_conll
 from hilgen.ensemble.runner import run_ensembles
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 from hilgen.inference.documents import entities_from_tags, from_sentences
+from hilgen.inference.tagger import PrecisionError
 from hilgen.tracking.tagger_model import ModelLoadError, download_tagger, log_tagger_model
 from tests.conftest import CONF, ROOT, SHARED_DATA
 
@@ -154,6 +155,24 @@ def test_the_python_api_and_predict_py_give_the_same_records(
     from_api = tagger.tag(texts)
     assert [r["entities"] for r in from_api] == [r["entities"] for r in from_cli]
     assert [r["text"] for r in from_api] == texts
+
+
+def test_bf16_precision_tags_through_predict_py_and_an_unknown_one_is_an_error(
+    trained_run: TrainedRun, tmp_path: Path
+) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("Ataxia-telangiectasia is a recessive multi-system disorder.\n")
+    output = tmp_path / "out.jsonl"
+    cfg = predict_config(trained_run, tmp_path, f"input={source}", f"output={output}")
+    cfg.precision = "bf16"
+    assert prediction.predict(cfg)["documents"] == 1
+    (record,) = [json.loads(line) for line in output.read_text().splitlines()]
+    assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in record["entities"])
+    output.unlink()
+    cfg.precision = "fp16"
+    with pytest.raises(PrecisionError, match="precision=fp16: expected one of"):
+        prediction.predict(cfg)
+    assert not output.exists()
 
 
 def test_a_bad_model_uri_is_a_one_line_error_and_writes_nothing(

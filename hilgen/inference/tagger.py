@@ -4,17 +4,22 @@
 all call it: documents are split and tokenised as the corpus was, their sentences tagged in
 chunks (the tagger sorts a chunk by length and batches it; a long sentence goes through the
 encoder's overlapping windows, nothing is cut), and the tags become character-offset entities,
-linked to KB concepts on request.
+linked to KB concepts on request. `precision="bf16"` runs the encoder in bfloat16 (about 1.5x
+faster on a CPU with AVX-512 BF16; tags then differ slightly from the run's own, see
+docs/predict.md#precision).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from hilgen.data.types import Document
+from hilgen.errors import UserError
 from hilgen.inference.documents import (
     Entity,
     TaggedDocument,
@@ -29,22 +34,59 @@ from hilgen.models.base import Tagger
 # Sentences tagged per call of the tagger: large enough that a corpus split is one chunk (its
 # batches, and so its predictions, are then exactly a training run's), small enough to stream.
 CHUNK_SENTENCES = 20_000
+# fp32: exactly the training run's own predictions; bf16: autocast to bfloat16 (faster).
+PRECISIONS = ("fp32", "bf16")
+
+
+class PrecisionError(UserError, ValueError):
+    """A precision that is not one of PRECISIONS."""
+
+
+def checked_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise PrecisionError(f"precision={precision}: expected one of {list(PRECISIONS)}")
+    return precision
+
+
+@contextmanager
+def autocast(precision: str) -> Iterator[None]:
+    """Matrix products in `precision` on the CPU and, if there is one, the GPU."""
+    with ExitStack() as stack:
+        if precision == "bf16":
+            stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
+            if torch.cuda.is_available():
+                stack.enter_context(torch.autocast("cuda", dtype=torch.bfloat16))
+        yield
 
 
 class DocumentTagger:
     """A fitted tagger and its model card: documents in, entities out."""
 
     def __init__(
-        self, tagger: Tagger, card: ModelCard, chunk_sentences: int = CHUNK_SENTENCES
+        self,
+        tagger: Tagger,
+        card: ModelCard,
+        chunk_sentences: int = CHUNK_SENTENCES,
+        precision: str = "fp32",
     ) -> None:
         self.tagger = tagger
         self.card = card
         self.chunk_sentences = chunk_sentences
+        self.precision = precision
+
+    @property
+    def precision(self) -> str:
+        return self._precision
+
+    @precision.setter
+    def precision(self, precision: str) -> None:
+        self._precision = checked_precision(precision)
 
     @classmethod
-    def load(cls, directory: str | Path) -> DocumentTagger:
+    def load(cls, directory: str | Path, precision: str = "fp32") -> DocumentTagger:
         """The tagger exported into `directory` (see `hilgen.inference.export`)."""
-        return cls(*load_exported(Path(directory)))
+        tagger, card = load_exported(Path(directory))
+        return cls(tagger, card, precision=precision)
 
     @property
     def labels(self) -> list[str]:
@@ -83,7 +125,8 @@ class DocumentTagger:
         self, documents: list[TokenisedDocument], linker: Linker | None
     ) -> Iterator[TaggedDocument]:
         sentences = [s for d in documents for s in d.sentences]
-        predicted = self.tagger.predict(sentences) if sentences else []
+        with autocast(self.precision):
+            predicted = self.tagger.predict(sentences) if sentences else []
         position = 0
         links: dict[tuple[str, str], Link | None] = {}  # a name is looked up once a chunk
         for document in documents:

@@ -28,7 +28,7 @@ from mlflow.exceptions import MlflowException
 
 from hilgen.errors import UserError
 from hilgen.inference.export import CARD_FILE, ModelFormatError, export_ensemble, read_card
-from hilgen.inference.tagger import DocumentTagger
+from hilgen.inference.tagger import DocumentTagger, checked_precision
 from hilgen.models.combine import CombinationRule
 
 log = logging.getLogger(__name__)
@@ -134,15 +134,19 @@ def _load_error(model_uri: str, error: Exception) -> ModelLoadError:
     )
 
 
-def load_tagger(model_uri: str | Path, tracking_uri: str | None = None) -> DocumentTagger:
+def load_tagger(
+    model_uri: str | Path, tracking_uri: str | None = None, precision: str = "fp32"
+) -> DocumentTagger:
     """The tagger behind `model_uri`: `runs:/<run_id>/model`, `models:/<name>/<version>`, a
     downloaded MLflow model directory, or a directory `hilgen.inference.export` wrote. Run and
     registry URIs are looked up in `tracking_uri` (default: MLFLOW_TRACKING_URI, else the
-    project's `sqlite:///mlruns/mlflow.db`)."""
+    project's `sqlite:///mlruns/mlflow.db`). `precision`: "fp32" (the run's own predictions)
+    or "bf16" (faster; see `hilgen.inference.tagger`)."""
+    checked_precision(precision)  # before the seconds loading takes
     uri = str(model_uri)
     local = Path(uri)
     if local.is_dir() and (local / CARD_FILE).is_file():
-        return DocumentTagger.load(local)
+        return DocumentTagger.load(local, precision)
     is_uri = uri.startswith(("runs:/", "models:/")) or "://" in uri
     if not is_uri and not local.exists():
         raise ModelLoadError(
@@ -161,6 +165,7 @@ def load_tagger(model_uri: str | Path, tracking_uri: str | None = None) -> Docum
     python_model = model.unwrap_python_model()
     if not isinstance(python_model, TaggerModel):
         raise ModelLoadError(f"{uri}: an MLflow model, but not a hilgen tagger")
+    python_model.tagger.precision = precision
     return python_model.tagger
 
 

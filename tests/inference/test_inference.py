@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from hilgen.inference.documents import TaggedDocument, tokenise
 from hilgen.inference.export import ModelCard
 from hilgen.inference.inputs import InputError, read_input
 from hilgen.inference.outputs import write_output
-from hilgen.inference.tagger import DocumentTagger
+from hilgen.inference.tagger import DocumentTagger, PrecisionError
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
 from tests.helpers.kb_fixture import FixtureLinker, demo_kb
 
@@ -104,6 +105,32 @@ def test_linking_finds_concepts_within_the_labels_groups() -> None:
     tagger = DocumentTagger(WordListTagger(), ModelCard("bert", ["Disease"], {"Disease": ["CHEM"]}))
     (record,) = tagger.tag(["Breast cancer."], linker=linker)
     assert "concept_id" not in record["entities"][0]
+
+
+class AutocastRecorder(WordListTagger):
+    """Notes the CPU autocast dtype each predict call runs under (None when off)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtypes: list[torch.dtype | None] = []
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
+        on = torch.is_autocast_enabled("cpu")
+        self.dtypes.append(torch.get_autocast_dtype("cpu") if on else None)
+        return super().predict(sentences)
+
+
+def test_bf16_precision_runs_the_tagger_under_autocast_and_fp32_does_not() -> None:
+    card = ModelCard("bert", ["Disease"], {"Disease": ["DISO"]})
+    recorder = AutocastRecorder()
+    tagger = DocumentTagger(recorder, card)
+    fp32 = tagger.tag(["Breast cancer."])
+    tagger.precision = "bf16"
+    assert tagger.tag(["Breast cancer."]) == fp32  # the stub's tags do not depend on it
+    assert recorder.dtypes == [None, torch.bfloat16]
+    assert not torch.is_autocast_enabled("cpu")  # and nothing is left switched on
+    with pytest.raises(PrecisionError, match=r"precision=fp16: expected one of \['fp32', 'bf16'\]"):
+        DocumentTagger(recorder, card, precision="fp16")
 
 
 def write(path: Path, content: str | bytes) -> Path:
