@@ -3,7 +3,8 @@
 The MLflow UI is a React app, so the pages are rendered by a real browser (`--dump-dom` after
 the app's requests settle) and checked for what a person looks for: the experiment opening on
 its runs (not MLflow 3's GenAI pages), run names that show seed, model, augmenter and dataset,
-the Dataset column, a metric, and the artifacts with a text preview of the CoNLL predictions.
+the Dataset column, a metric, the artifacts with a text preview of the CoNLL predictions, and
+each run's tagger under "Logged models" and on the experiment's Models tab.
 The REST API is checked too, but it does not replace the browser. The server and the
 browser run in their own process groups and are killed with them, so nothing outlives the test.
 """
@@ -258,6 +259,12 @@ def test_runs_metrics_and_artifacts_are_browsable(mlflow_ui: str, tmp_path: Path
         assert f"seed{seed} bert none ncbi_disease_1type" in run_page
         assert "test_f1" in run_page
         assert "Finished" in run_page
+        assert re.search(r"Logged models \(1\).* model Ready", run_page), "the run's tagger"
+
+    models_page = page_text(f"{base}/#/experiments/{experiment_id}/models{UI_QUERY}", profile)
+    assert "Logged Models" in models_page
+    for seed in train_runs:
+        assert re.search(rf"model Ready .*seed{seed} bert none ncbi_disease_1type", models_page)
 
     run_id = train_runs["1"]["info"]["run_id"]
     artifacts_page = page_text(
