@@ -88,7 +88,7 @@ def logged_run(workdir: Path, run_id: str, tracking_uri: str) -> tuple[str, str,
     mlflow.artifacts.download_artifacts(
         run_id=run_id,
         artifact_path="predictions/test.jsonl",
-        dst_path=str(run_dir),
+        dst_path=str(run_dir / "predictions"),
         tracking_uri=tracking_uri,
     )
     return run_id, tracking_uri, run_dir
