@@ -15,18 +15,12 @@ from pathlib import Path
 
 from hilgen.errors import UserError
 from hilgen.models.base import Tagger
-from hilgen.models.bert_tagger import BertTagger
 from hilgen.models.combine import CombinationRule
-from hilgen.models.dann import DannTagger
-from hilgen.models.ensemble_tagger import EnsembleTagger
+from hilgen.models.ensemble_tagger import MEMBER_KINDS, EnsembleTagger
 
 CARD_FILE = "hilgen_model.json"
 # The taggers that can be exported, by the name the card keeps.
-TAGGER_KINDS: dict[str, type[Tagger]] = {
-    "bert": BertTagger,
-    "dann": DannTagger,
-    "ensemble": EnsembleTagger,
-}
+TAGGER_KINDS: dict[str, type[Tagger]] = {**MEMBER_KINDS, "ensemble": EnsembleTagger}
 
 
 @dataclass

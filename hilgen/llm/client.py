@@ -24,13 +24,13 @@ from tqdm.auto import tqdm
 
 from hilgen.llm.cache import ResponseCache, cache_key
 from hilgen.llm.endpoints import Endpoint
+from hilgen.llm.prompts import Messages
 from hilgen.llm.results import LLMError, LLMFailure, LLMResponse, LLMUsage
 from hilgen.llm.sensitive import check_sensitive_endpoint
 from hilgen.llm.throttle import RateLimiter, backoff_delay
 
 logger = logging.getLogger(__name__)
 
-Messages = list[dict[str, Any]]
 
 #: Status codes worth another try: request timeout, rate limit, and every server error.
 RETRYABLE_STATUS = frozenset({408, 429})

@@ -35,6 +35,8 @@ AUGMENTER_ORDER = (
     "umls_all",
     "hilgen",
     "gpt_related",
+    "gpt_parents_children",
+    "gpt_siblings",
     "zerogen",
 )
 ENSEMBLE_PREFIX = "ensemble_"
