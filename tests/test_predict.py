@@ -94,6 +94,13 @@ def predict_config(run: TrainedRun, tmp_path: Path, *overrides: str):
     )
 
 
+def notes(tmp_path: Path, *texts: str) -> tuple[Path, Path]:
+    """A .txt input of `texts` (one document a line), and where the output goes."""
+    source = tmp_path / "notes.txt"
+    source.write_text("".join(f"{text}\n" for text in texts))
+    return source, tmp_path / "out.jsonl"
+
+
 def test_a_training_run_logs_its_tagger_as_a_model(trained_run: TrainedRun, tmp_path: Path) -> None:
     client = MlflowClient(trained_run.tracking_uri)
     run = client.get_run(trained_run.run_id)
@@ -146,9 +153,7 @@ def test_the_python_api_and_predict_py_give_the_same_records(
     trained_run: TrainedRun, tmp_path: Path
 ) -> None:
     texts = ["Ataxia-telangiectasia is a recessive multi-system disorder.", "Nothing."]
-    source = tmp_path / "notes.txt"
-    source.write_text("\n".join(texts) + "\n")
-    output = tmp_path / "out.jsonl"
+    source, output = notes(tmp_path, *texts)
     prediction.predict(predict_config(trained_run, tmp_path, f"input={source}", f"output={output}"))
     from_cli = [json.loads(line) for line in output.read_text().splitlines()]
     tagger = load_tagger(f"runs:/{trained_run.run_id}/model", trained_run.tracking_uri)
@@ -160,9 +165,7 @@ def test_the_python_api_and_predict_py_give_the_same_records(
 def test_bf16_precision_tags_through_predict_py_and_an_unknown_one_is_an_error(
     trained_run: TrainedRun, tmp_path: Path
 ) -> None:
-    source = tmp_path / "notes.txt"
-    source.write_text("Ataxia-telangiectasia is a recessive multi-system disorder.\n")
-    output = tmp_path / "out.jsonl"
+    source, output = notes(tmp_path, "Ataxia-telangiectasia is a recessive multi-system disorder.")
     cfg = predict_config(trained_run, tmp_path, f"input={source}", f"output={output}")
     cfg.precision = "bf16"
     assert prediction.predict(cfg)["documents"] == 1
@@ -178,9 +181,7 @@ def test_bf16_precision_tags_through_predict_py_and_an_unknown_one_is_an_error(
 def test_a_bad_model_uri_is_a_one_line_error_and_writes_nothing(
     trained_run: TrainedRun, tmp_path: Path
 ) -> None:
-    source = tmp_path / "notes.txt"
-    source.write_text("Breast cancer.\n")
-    output = tmp_path / "out.jsonl"
+    source, output = notes(tmp_path, "Breast cancer.")
     client = MlflowClient(trained_run.tracking_uri)
     older = client.create_run(client.get_run(trained_run.run_id).info.experiment_id)
     cases = {
