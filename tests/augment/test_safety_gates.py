@@ -28,6 +28,12 @@ def selegiline() -> Sentence:
     return Sentence("d2:0", tokens, [Span(0, 1, "Chemical"), Span(2, 3, "Disease")], "d2")
 
 
+def breast_cancer() -> Sentence:
+    """A Disease mention with its gold MeSH id: it links."""
+    tokens = tokenize("Women with breast cancer were treated .")
+    return Sentence("d1:0", tokens, [Span(2, 4, "Disease", ("MESH:D001943",))], "d1")
+
+
 def hypotension() -> Sentence:
     tokens = tokenize("Hypotension was seen in two patients .")
     return Sentence("d5:0", tokens, [Span(0, 1, "Disease")], "d5")
@@ -95,15 +101,7 @@ def test_no_label_left_means_an_empty_set_and_a_gold_only_warning(
 
 def test_the_share_is_per_label_and_counts_every_mention() -> None:
     # Disease: breast cancer links, hypotension does not -> 1/2 linked
-    sample = [
-        Sentence(
-            "d1:0",
-            tokenize("Women with breast cancer were treated ."),
-            [Span(2, 4, "Disease", ("MESH:D001943",))],
-            "d1",
-        ),
-        hypotension(),
-    ]
+    sample = [breast_cancer(), hypotension()]
     half = hilgen_like(min_linked_share=0.5).generate(sample, context())
     assert half.stats["labels_augmented"] == 1
     assert negatives_of(half, "breast cancer")
@@ -117,14 +115,7 @@ def test_min_linked_share_outside_zero_one_is_refused() -> None:
 
 
 def test_match_mention_types_keeps_related_concepts_of_the_mentions_types() -> None:
-    sample = [
-        Sentence(
-            "d1:0",
-            tokenize("Women with breast cancer were treated ."),
-            [Span(2, 4, "Disease", ("MESH:D001943",))],
-            "d1",
-        )
-    ]
+    sample = [breast_cancer()]
     wide = hilgen_like(relations=["sibling"], top_k=10, negatives=NegativeSampler())
     typed = hilgen_like(
         relations=["sibling"], top_k=10, negatives=NegativeSampler(), match_mention_types=True
