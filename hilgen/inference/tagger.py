@@ -4,7 +4,7 @@
 all call it: documents are split and tokenised as the corpus was, their sentences tagged in
 chunks (the tagger sorts a chunk by length and batches it; a long sentence goes through the
 encoder's overlapping windows, nothing is cut), and the tags become character-offset entities,
-linked to KB concepts on request. `precision="bf16"` runs the encoder in bfloat16 (about 1.5x
+linked to KB concepts on request. `precision="bf16"` runs the encoder in bfloat16 (about 1.4x
 faster on a CPU with AVX-512 BF16; tags then differ slightly from the run's own, see
 docs/predict.md#precision).
 """
