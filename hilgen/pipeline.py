@@ -19,7 +19,14 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from hilgen.augment.base import AugmentContext, Augmenter, AugmenterFailedError, SyntheticSet
+from hilgen.augment.base import (
+    AugmentContext,
+    Augmenter,
+    AugmenterConfigError,
+    AugmenterFailedError,
+    SyntheticSet,
+)
+from hilgen.augment.dictionary import KBDictionaryAugmenter
 from hilgen.augment.generation import GenerationKey, generate_cached, generator_code_version
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
@@ -478,6 +485,61 @@ def tagged_train_sentences(data: FewShotData, synthetic: SyntheticSet) -> list[T
     ]
 
 
+def labeller_on_held_out(cfg: DictConfig, data: FewShotData) -> dict[str, Scores]:
+    """The distant labeller itself as a tagger: the text of each split in `labeller_splits`
+    (dev, test), its labels removed, tagged by the augmenter as it tags the train split, and
+    scored against those labels. What the dictionary alone scores on text no training sentence
+    came from (AutoNER's "dictionary match" row): a reference line that chooses nothing."""
+    splits = list(cfg.labeller_splits)
+    if not splits:
+        return {}
+    augmenter = instantiate(cfg.augmenter)
+    if not isinstance(augmenter, KBDictionaryAugmenter):
+        raise AugmenterConfigError(
+            f"labeller_splits={splits}: augmenter {augmenter.name} does not tag given text; "
+            "use augmenter=kb_dictionary (or experiment=best_distant), or labeller_splits=[]"
+        )
+    held_out = {"dev": data.corpus.dev, "test": data.corpus.test}
+    if unknown := [split for split in splits if split not in held_out]:
+        raise AugmenterConfigError(
+            f"labeller_splits: {unknown} are not held-out splits; choose from {sorted(held_out)} "
+            "(the train split's labels are scored anyway)"
+        )
+    kb = instantiate(cfg.kb)
+    linker = instantiate(cfg.linker, kb=kb)
+    scores = {}
+    for split in splits:
+        gold = held_out[split]
+        context = AugmentContext(
+            kb=kb,
+            linker=linker,
+            labels=data.corpus.labels,
+            label_groups=data.label_groups,
+            label_relations=data.label_relations,
+            relation_labels=data.relation_labels,
+            unlabelled_sentences=[
+                Sentence(s.sentence_id, list(s.tokens), [], s.doc_id) for s in gold
+            ],
+            seed=cfg.seed,
+        )
+        tagged = {
+            s.source_sentence_id: s.sentence.tags
+            for s in augmenter.generate(data.sample.sentences, context)
+        }
+        scores[f"labeller_{split}"] = score_predictions(
+            [
+                TaggedPrediction(
+                    s.sentence_id,
+                    s.tokens,
+                    s.tags,
+                    tagged.get(s.sentence_id, ["O"] * len(s.tokens)),
+                )
+                for s in gold
+            ]
+        )
+    return scores
+
+
 def generate(cfg: DictConfig) -> SyntheticSet:
     """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
     output_dir = Path(cfg.paths.output_dir)
@@ -500,6 +562,9 @@ def generate(cfg: DictConfig) -> SyntheticSet:
                 table = errors_table(errors, cfg.label_errors)
                 atomic_write_text(output_dir / "label_errors.md", table + "\n")
                 tracker.log_artifact(output_dir / "label_errors.md")
+        held_out = labeller_on_held_out(cfg, data)
+        for split, split_scores in held_out.items():
+            tracker.log_metrics(split_scores.as_metrics(split))
         agreement: dict[str, TeacherAgreement] = {}
         if cfg.teacher_check and not len(synthetic):
             log.warning("teacher_check: the synthetic set is empty, there is nothing to check")
@@ -516,6 +581,9 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         if errors is not None and cfg.label_errors:
             print(f"\nTheir commonest errors ({output_dir / 'label_errors.md'}):")
             print(errors_table(errors, cfg.label_errors))
+    if held_out:
+        print("\nThe same labeller as a tagger on held-out text (labels never read):")
+        print(scores_table(held_out))
     if agreement:
         print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
         print(agreement_table(agreement))

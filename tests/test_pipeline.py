@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
+from hilgen.augment.base import AugmenterConfigError
 from hilgen.data.sampling import KShotSample
 from hilgen.data.types import Corpus, Sentence, Span
 from hilgen.evaluate.metrics import score_predictions
@@ -327,6 +328,38 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["train_labels_f1"] == pytest.approx(expected.f1)
+
+
+def test_the_dictionary_is_scored_as_a_tagger_on_held_out_text(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, capsys
+) -> None:
+    """labeller_splits: kb_dictionary tags every dev and test sentence (labels removed) and
+    is scored on all of them; other augmenters and other splits are configuration errors."""
+    overrides = [
+        o
+        for o in fixture_kb_generation(tmp_path, tmp_tracking, "kb_dictionary")
+        if "min_linked_share" not in o  # a substitution setting
+    ]
+    cfg = compose_train([*overrides, "labeller_splits=[dev,test]"], config_name="generate")
+    pipeline.generate(cfg)
+    assert "The same labeller as a tagger on held-out text" in capsys.readouterr().out
+    data = pipeline.load_few_shot_data(cfg)
+    client = MlflowClient(cfg.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    (run,) = client.search_runs([experiment.experiment_id])
+    for split, gold in [("dev", data.corpus.dev), ("test", data.corpus.test)]:
+        mentions = sum(len(s.spans) for s in gold)
+        assert run.data.metrics[f"labeller_{split}_n_gold"] == mentions
+        assert run.data.metrics[f"labeller_{split}_n_predicted"] > 0
+        assert 0 < run.data.metrics[f"labeller_{split}_f1"] <= 100
+    substitution = fixture_kb_generation(tmp_path, tmp_tracking, "umls_synonyms")
+    for bad, message in [
+        ([*overrides, "labeller_splits=[train]"], "not held-out splits"),
+        ([*substitution, "labeller_splits=[test]"], "does not tag given text"),
+    ]:
+        cfg = compose_train(bad, config_name="generate")
+        with pytest.raises(AugmenterConfigError, match=message):
+            pipeline.generate(cfg)
 
 
 def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.combined import CombinedAugmenter
@@ -14,6 +16,7 @@ from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
 from tests.augment.test_substitution import breast_lithium
+from tests.conftest import CONF
 from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
 
 KB = demo_kb()
@@ -276,6 +279,41 @@ def test_sample_vouches_for_doubtful_branches_and_classes() -> None:
     sample = [Sentence("s:0", tokens, spans)]
     vouched = KBDictionaryAugmenter(**CLEANING).generate(sample, context(pool, kb))
     assert tagged(vouched)["c:0"] == tagged(plain)["c:0"]
+
+
+def test_best_distant_leaves_chebi_roles_groups_and_particles_untagged() -> None:
+    """The shipped experiment=best_distant blocks ChEBI's functional classes, molecule parts
+    and particles, which ChEBI files as chemical entities but chemical corpora never tag."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=best_distant"])
+    concepts = [
+        Concept(cid, name, (), ("T103",), "CHEM", {}, "chebi")
+        for cid, name in [
+            ("CHEBI:50906", "role"),
+            ("CHEBI:24432", "biological role"),
+            ("CHEBI:35222", "inhibitor"),
+            ("CHEBI:24433", "group"),
+            ("CHEBI:36342", "subatomic particle"),
+            ("CHEBI:10545", "electron"),
+            ("CHEBI:27899", "cisplatin"),
+        ]
+    ]
+    is_a = [
+        ("CHEBI:24432", "CHEBI:50906"),
+        ("CHEBI:35222", "CHEBI:24432"),
+        ("CHEBI:10545", "CHEBI:36342"),
+    ]
+    kb = InMemoryKB(concepts, is_a)
+    pool = [unlabelled("r:0", "An inhibitor of each group lost an electron , unlike cisplatin .")]
+    plain = KBDictionaryAugmenter().generate([], context(pool, kb))
+    assert [text for text, _ in tagged(plain)["r:0"]] == [
+        "inhibitor",
+        "group",
+        "electron",
+        "cisplatin",
+    ]
+    best = instantiate(cfg.augmenter).generate([], context(pool, kb))
+    assert tagged(best)["r:0"] == [("cisplatin", "Chemical")]
 
 
 def test_entity_groups_number_variants_short_words_and_sample_names() -> None:
