@@ -162,6 +162,7 @@ class KBDictionaryAugmenter(Augmenter):
         sample_names: bool = False,
         strict_short_forms: bool = False,
         short_kb_words: bool = False,
+        keep_unmatched: bool = False,
     ) -> None:
         if max_sentences is not None and max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1 or null, got {max_sentences}")
@@ -183,6 +184,7 @@ class KBDictionaryAugmenter(Augmenter):
         self.sample_names = sample_names
         self.strict_short_forms = strict_short_forms
         self.short_kb_words = short_kb_words
+        self.keep_unmatched = keep_unmatched
         self._kb: KnowledgeBase | None = None
         self._kb_words: dict[tuple[str, str], bool] = {}
 
@@ -216,7 +218,7 @@ class KBDictionaryAugmenter(Augmenter):
         tagged: list[SyntheticSentence] = []
         for sentence in pool:
             found = matches[sentence.sentence_id]
-            if not found:
+            if not found and not self.keep_unmatched:
                 continue
             spans = [self._span(sentence, m, group_labels, tree, children) for m in found]
             tagged.append(
@@ -231,7 +233,7 @@ class KBDictionaryAugmenter(Augmenter):
                     augmenter=self.name,
                 )
             )
-        counts["tagged_sentences"] = len(tagged)
+        counts["tagged_sentences"] = sum(bool(s.sentence.spans) for s in tagged)
         if self.max_sentences is not None and len(tagged) > self.max_sentences:
             kept = set(random.Random(seed).sample(range(len(tagged)), self.max_sentences))
             counts["capped_dropped"] = len(tagged) - len(kept)

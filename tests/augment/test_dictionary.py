@@ -66,6 +66,17 @@ def test_names_are_tagged_longest_first_with_their_group_label() -> None:
     assert synthetic.stats["pool_sentences"] == 2
 
 
+def test_unmatched_sentences_are_kept_all_o_when_asked() -> None:
+    pool = [
+        unlabelled("u:0", "Patients with lung cancer were seen ."),
+        unlabelled("u:1", "Nothing here is named ."),
+    ]
+    synthetic = KBDictionaryAugmenter(keep_unmatched=True).generate([], context(pool))
+    assert tagged(synthetic) == {"u:0": [("lung cancer", "Disease")], "u:1": []}
+    assert synthetic.stats["tagged_sentences"] == 1
+    assert len(synthetic) == 2
+
+
 def test_cross_group_short_and_excluded_names_stay_untagged() -> None:
     """ "cold" names a disease and a temperature; "Li" is a word-sized name written as a word;
     an excluded name is never matched."""
