@@ -5,6 +5,7 @@ package; this module only wires them together from the composed config."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import tempfile
@@ -35,6 +36,7 @@ from hilgen.evaluate.metrics import Scores, score_predictions, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
 from hilgen.inference.export import export_tagger, kind_of
+from hilgen.inference.inputs import read_input
 from hilgen.io import CONLL_SUFFIX, atomic_write_text
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.label_groups import LabelGroupsSpec, configured_scopes, resolve_label_groups
@@ -192,6 +194,27 @@ def unlabelled_train(data: FewShotData) -> list[Sentence]:
     ]
 
 
+def unlabelled_text(cfg: DictConfig) -> list[Sentence]:
+    """The sentences of `unlabelled_text` (a user's raw in-domain text, read as predict.py
+    reads its input), their ids and documents prefixed `text:` so none meets a corpus's."""
+    if cfg.unlabelled_text is None:
+        return []
+    documents = read_input(cfg.unlabelled_text, setting="unlabelled_text")
+    return [
+        Sentence(f"text:{s.sentence_id}", list(s.tokens), [], f"text:{document.doc_id}")
+        for document in documents
+        for s in document.sentences
+    ]
+
+
+def text_digest(sentences: list[Sentence]) -> str:
+    """What a cached synthetic set must not outlive: the extra text's words ("" for none)."""
+    if not sentences:
+        return ""
+    text = "\n".join(" ".join(s.tokens) for s in sentences)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def resolve_labels(data: FewShotData, kb: KnowledgeBase, linker: Linker) -> dict[str, list[str]]:
     """Each label's groups and types, `auto` chosen from the sample; says what it chose. A
     scope that cannot be used raises `LabelGroupsError`, a one-line user error."""
@@ -219,6 +242,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
     kb = instantiate(cfg.kb)
     linker = instantiate(cfg.linker, kb=kb)
     data.label_groups = resolve_labels(data, kb, linker)
+    extra_text = unlabelled_text(cfg)
     context = AugmentContext(
         kb=kb,
         linker=linker,
@@ -227,7 +251,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         label_relations=data.label_relations,
         relation_labels=data.relation_labels,
         test_sentences=data.corpus.test,
-        unlabelled_sentences=unlabelled_train(data),
+        unlabelled_sentences=unlabelled_train(data) + extra_text,
         seed=cfg.seed,
         llm=instantiate(cfg.llm) if uses_llm else None,
     )
@@ -246,6 +270,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         llm=config_as_dict(cfg.llm) if uses_llm else None,
         code_version=generator_code_version(),
         corpus=data.corpus.fingerprint(),
+        unlabelled_text=text_digest(extra_text),
     )
     try:
         synthetic, path, hit = generate_cached(
@@ -255,6 +280,7 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
         if context.llm is not None:
             context.llm.close()
     synthetic.stats["cache_hit"] = int(hit)
+    synthetic.stats["unlabelled_text_sentences"] = len(extra_text)
     return synthetic, path
 
 

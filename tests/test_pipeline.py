@@ -18,6 +18,7 @@ from hilgen import pipeline
 from hilgen.augment.base import AugmenterConfigError
 from hilgen.data.sampling import KShotSample
 from hilgen.data.types import Corpus, Sentence, Span
+from hilgen.errors import UserError
 from hilgen.evaluate.metrics import score_predictions
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
 from tests.conftest import CONF
@@ -360,6 +361,42 @@ def test_the_dictionary_is_scored_as_a_tagger_on_held_out_text(
         cfg = compose_train(bad, config_name="generate")
         with pytest.raises(AugmenterConfigError, match=message):
             pipeline.generate(cfg)
+
+
+def test_unlabelled_text_joins_the_pool_and_the_cache_key(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
+) -> None:
+    """unlabelled_text: a user's raw text is tagged beside the train split (ids prefixed
+    `text:`), a new text is a new synthetic set, and a missing file names the setting."""
+    overrides = [
+        o
+        for o in fixture_kb_generation(tmp_path, tmp_tracking, "kb_dictionary")
+        if "min_linked_share" not in o
+    ]
+    text = tmp_path / "abstracts.txt"
+    text.write_text("Ovarian cancer was rare . Nothing was named .\n\nBreast cancer recurred .\n")
+    cfg = compose_train([*overrides, f"unlabelled_text={text}"], config_name="generate")
+    synthetic = pipeline.generate(cfg)
+    from_text = {
+        s.source_sentence_id: s for s in synthetic if s.source_sentence_id.startswith("text:")
+    }
+    assert [
+        (s.sentence.span_text(x), x.label) for s in from_text.values() for x in s.sentence.spans
+    ] == [
+        ("Ovarian cancer", "Disease"),
+        ("Breast cancer", "Disease"),
+    ]
+    assert synthetic.stats["unlabelled_text_sentences"] == 3
+    assert synthetic.stats["cache_hit"] == 0
+    text.write_text("Lung cancer was rare .\n")
+    changed = pipeline.generate(cfg)
+    assert changed.stats["cache_hit"] == 0
+    assert [s.sentence.tokens[:2] for s in changed if s.source_sentence_id.startswith("text:")] == [
+        ["Lung", "cancer"]
+    ]
+    cfg = compose_train([*overrides, f"unlabelled_text={tmp_path / 'missing.txt'}"], "generate")
+    with pytest.raises(UserError, match="check the unlabelled_text= path"):
+        pipeline.generate(cfg)
 
 
 def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(

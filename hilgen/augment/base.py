@@ -230,7 +230,8 @@ class AugmentContext:
     apart). `test_sentences` are only
     compared against, never used as input: no synthetic sentence may equal one.
     `unlabelled_sentences` are in-domain sentences without entities (the train split less the
-    sample, its spans removed), for augmenters that tag text themselves. `llm` is the
+    sample, its spans removed, and the user's `unlabelled_text`), for augmenters that tag text
+    themselves. `llm` is the
     client an LLM augmenter uses (any OpenAI-compatible client); KB augmenters ignore it.
     """
 

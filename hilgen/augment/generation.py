@@ -60,6 +60,8 @@ class GenerationKey:
     # `Corpus.fingerprint()`: the sample's and the unlabelled sentences' text, and the test split
     # checked for leaks, whatever the dataset is named.
     corpus: str = ""
+    # The extra unlabelled text's words (`unlabelled_text`), "" when there is none.
+    unlabelled_text: str = ""
 
     def digest(self) -> str:
         payload = json.dumps(
@@ -74,6 +76,7 @@ class GenerationKey:
                 "llm": self.llm,
                 "code_version": self.code_version,
                 "corpus": self.corpus,
+                **({"unlabelled_text": self.unlabelled_text} if self.unlabelled_text else {}),
             },
             sort_keys=True,
             default=str,

@@ -45,10 +45,11 @@ def detect_format(path: Path) -> str:
     return "pubtator" if _PUBTATOR_TITLE.match(first_line) else "text"
 
 
-def check_text_file(path: Path) -> None:
-    """A readable, non-empty, non-binary file, or an `InputError` saying which it is not."""
+def check_text_file(path: Path, setting: str = "input") -> None:
+    """A readable, non-empty, non-binary file, or an `InputError` saying which it is not
+    (`setting`: the config key that named the file)."""
     if not path.exists():
-        raise InputError(f"{path}: no such file or directory; check the input= path")
+        raise InputError(f"{path}: no such file or directory; check the {setting}= path")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file; give a file or a directory of .txt files")
     try:
@@ -95,15 +96,18 @@ def read_conll_documents(path: Path) -> list[TokenisedDocument]:
     return [from_sentences(doc_id, sentences) for doc_id, sentences in by_document.items()]
 
 
-def read_input(path: str | Path, input_format: str = "auto") -> list[TokenisedDocument]:
-    """The documents of `path`, split into sentences and tokens with character offsets."""
+def read_input(
+    path: str | Path, input_format: str = "auto", setting: str = "input"
+) -> list[TokenisedDocument]:
+    """The documents of `path`, split into sentences and tokens with character offsets
+    (`setting`: the config key that named the path, for the messages)."""
     path = Path(path)
     if input_format not in INPUT_FORMATS:
         raise InputError(f"input_format={input_format!r}: expected one of {INPUT_FORMATS}")
     if not path.exists():
-        raise InputError(f"{path}: no such file or directory; check the input= path")
+        raise InputError(f"{path}: no such file or directory; check the {setting}= path")
     if not path.is_dir():
-        check_text_file(path)
+        check_text_file(path, setting)
     kind = detect_format(path) if input_format == "auto" else input_format
     try:
         if kind == "conll":
