@@ -10,6 +10,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -187,11 +188,37 @@ def unlabelled_train(data: FewShotData) -> list[Sentence]:
     """The train split's sentences outside the sample, with their entities removed: what an
     augmenter that tags text itself may read (never the labels)."""
     in_sample = {s.sentence_id for s in data.sample.sentences}
-    return [
-        Sentence(s.sentence_id, list(s.tokens), [], s.doc_id)
-        for s in data.corpus.train
-        if s.sentence_id not in in_sample
-    ]
+    return without_labels(s for s in data.corpus.train if s.sentence_id not in in_sample)
+
+
+def without_labels(sentences: Iterable[Sentence]) -> list[Sentence]:
+    """The sentences with their entities removed: text an augmenter may tag."""
+    return [Sentence(s.sentence_id, list(s.tokens), [], s.doc_id) for s in sentences]
+
+
+def augment_context(
+    data: FewShotData,
+    kb: KnowledgeBase,
+    linker: Linker,
+    seed: int,
+    unlabelled: list[Sentence],
+    test_sentences: Sequence[Sentence] = (),
+    llm: Any = None,
+) -> AugmentContext:
+    """What an augmenter reads beside the sample: the labels and their resolved scopes, the
+    KB, and `unlabelled` text to tag (`test_sentences`: what no synthetic sentence may equal)."""
+    return AugmentContext(
+        kb=kb,
+        linker=linker,
+        labels=data.corpus.labels,
+        label_groups=data.label_groups,
+        label_relations=data.label_relations,
+        relation_labels=data.relation_labels,
+        test_sentences=test_sentences,
+        unlabelled_sentences=unlabelled,
+        seed=seed,
+        llm=llm,
+    )
 
 
 def unlabelled_text(cfg: DictConfig) -> list[Sentence]:
@@ -243,17 +270,14 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
     linker = instantiate(cfg.linker, kb=kb)
     data.label_groups = resolve_labels(data, kb, linker)
     extra_text = unlabelled_text(cfg)
-    context = AugmentContext(
-        kb=kb,
-        linker=linker,
-        labels=data.corpus.labels,
-        label_groups=data.label_groups,
-        label_relations=data.label_relations,
-        relation_labels=data.relation_labels,
-        test_sentences=data.corpus.test,
-        unlabelled_sentences=unlabelled_train(data) + extra_text,
-        seed=cfg.seed,
-        llm=instantiate(cfg.llm) if uses_llm else None,
+    context = augment_context(
+        data,
+        kb,
+        linker,
+        cfg.seed,
+        unlabelled_train(data) + extra_text,
+        data.corpus.test,
+        instantiate(cfg.llm) if uses_llm else None,
     )
     key = GenerationKey(
         dataset=data.corpus.name,
@@ -536,18 +560,7 @@ def labeller_on_held_out(cfg: DictConfig, data: FewShotData) -> dict[str, Scores
     scores = {}
     for split in splits:
         gold = held_out[split]
-        context = AugmentContext(
-            kb=kb,
-            linker=linker,
-            labels=data.corpus.labels,
-            label_groups=data.label_groups,
-            label_relations=data.label_relations,
-            relation_labels=data.relation_labels,
-            unlabelled_sentences=[
-                Sentence(s.sentence_id, list(s.tokens), [], s.doc_id) for s in gold
-            ],
-            seed=cfg.seed,
-        )
+        context = augment_context(data, kb, linker, cfg.seed, without_labels(gold))
         tagged = {
             s.source_sentence_id: s.sentence.tags
             for s in augmenter.generate(data.sample.sentences, context)
