@@ -30,6 +30,7 @@ names.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections import Counter, defaultdict
@@ -55,6 +56,8 @@ from hilgen.kb.names import normalise_name
 from hilgen.kb.semantic_groups import groups_of_scope
 
 # Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
+log = logging.getLogger(__name__)
+
 _INNER_JOINERS = frozenset({"-", "/", "'"})
 _PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
 # Endings of the one-word adjectives the KB holds as concepts ("genetic", "familial",
@@ -234,6 +237,7 @@ class KBDictionaryAugmenter(Augmenter):
                 )
             )
         counts["tagged_sentences"] = sum(bool(s.sentence.spans) for s in tagged)
+        self._report_untagged_labels(context.labels, tagged, len(pool), counts)
         if self.max_sentences is not None and len(tagged) > self.max_sentences:
             kept = set(random.Random(seed).sample(range(len(tagged)), self.max_sentences))
             counts["capped_dropped"] = len(tagged) - len(kept)
@@ -242,6 +246,42 @@ class KBDictionaryAugmenter(Augmenter):
         stats: dict[str, float | int] = {**describe_sentences(tagged), **counts}
         stats["pool_sentences"] = len(pool)
         return SyntheticSet(sentences=tagged, stats=stats)
+
+    def _report_untagged_labels(
+        self,
+        labels: Sequence[str],
+        tagged: Sequence[SyntheticSentence],
+        pool_size: int,
+        counts: Counter[str],
+    ) -> None:
+        """A label tagged nowhere is taught as O wherever it occurs in the tagged sentences,
+        and nothing tagged at all leaves the run on the gold sample alone: each said at WARNING
+        level with the fix (docs/generality_safety.md#distant-labels), counted as
+        `labels_untagged` and `gold_only`."""
+        found = {span.label for s in tagged for span in s.sentence.spans}
+        counts["labels_untagged"] = sum(label not in found for label in labels)
+        counts["gold_only"] = int(not found)
+        if not found:
+            log.warning(
+                "%s: no KB name of any label occurs in the %d unlabelled sentences, so the "
+                "synthetic set is empty and this run trains on the gold sample alone (as "
+                "augmenter=none). Fix: dataset.label_groups scopes that hold the labels' names "
+                "(python -m hilgen.kb stats lists them), more unlabelled_text, or "
+                "augmenter=hilgen",
+                self.name,
+                pool_size,
+            )
+            return
+        for label in labels:
+            if label not in found:
+                log.warning(
+                    "%s: label %r is tagged in none of the %d unlabelled sentences, so its "
+                    "mentions there are taught as O. Fix: a dataset.label_groups scope that "
+                    "holds its names (python -m hilgen.kb stats lists them), or augmenter=hilgen",
+                    self.name,
+                    label,
+                    pool_size,
+                )
 
     # -- labels ----------------------------------------------------------------------------
 

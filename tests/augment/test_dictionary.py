@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -64,6 +66,24 @@ def test_names_are_tagged_longest_first_with_their_group_label() -> None:
     ]
     assert synthetic.stats["tagged_sentences"] == 1
     assert synthetic.stats["pool_sentences"] == 2
+
+
+def test_a_label_tagged_nowhere_and_an_empty_set_are_warned_about(caplog) -> None:
+    """Chemical occurs in no sentence: its mentions would be taught as O, so the run says so;
+    with no name at all the run trains on the gold sample alone and says that."""
+    pool = [unlabelled("w:0", "Patients with lung cancer were seen .")]
+    with caplog.at_level(logging.WARNING):
+        synthetic = KBDictionaryAugmenter().generate([], context(pool))
+    assert synthetic.stats["labels_untagged"] == 1 and synthetic.stats["gold_only"] == 0
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "label 'Chemical' is tagged in none of the 1 unlabelled sentences" in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        empty = KBDictionaryAugmenter().generate([], context([unlabelled("w:1", "Nothing .")]))
+    assert len(empty) == 0 and empty.stats["gold_only"] == 1
+    assert empty.stats["labels_untagged"] == 2
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "trains on the gold sample alone" in warning
 
 
 def test_unmatched_sentences_are_kept_all_o_when_asked() -> None:
