@@ -48,7 +48,7 @@ from hilgen.augment.base import (
     SyntheticSet,
     describe_sentences,
 )
-from hilgen.augment.name_filters import ConceptGate, number_variants
+from hilgen.augment.name_filters import ConceptGate, looks_plural, number_variants
 from hilgen.augment.substitution.short_forms import looks_like_abbreviation, starts_a_word
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import KnowledgeBase
@@ -59,7 +59,6 @@ from hilgen.kb.semantic_groups import groups_of_scope
 log = logging.getLogger(__name__)
 
 _INNER_JOINERS = frozenset({"-", "/", "'"})
-_PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
 # Endings of the one-word adjectives the KB holds as concepts ("genetic", "familial",
 # "hereditary", "inherited"); "-ing" words stay ("bleeding", "vomiting" are mentions).
 _ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ed")
@@ -104,7 +103,7 @@ def mention_features(
     head, a content word right after it (no stop word, no "-ed" or "-ly" word), and whether it
     is written as a short form."""
     head = tokens[end - 1].casefold()
-    plural = head.endswith("s") and not head.endswith(_PLURAL_EXCEPTIONS) and len(head) > 3
+    plural = looks_plural(head)
     after = tokens[end] if end < len(tokens) else ""
     content_after = (
         after.isalpha()

@@ -27,6 +27,11 @@ from hilgen.kb.base import KnowledgeBase
 _PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
 
 
+def looks_plural(word: str) -> bool:
+    """An English plural by its ending ("tumours", not "glass", "virus", "psoriasis")."""
+    return len(word) > 3 and word.endswith("s") and not word.endswith(_PLURAL_EXCEPTIONS)
+
+
 def number_variants(norm: str) -> list[str]:
     """The normalised name with its last word in the other number: "gentamicins" <->
     "gentamicin", "therapies" <-> "therapy". Short or Latin-looking words get none."""
