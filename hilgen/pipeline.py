@@ -549,7 +549,8 @@ def labeller_on_held_out(cfg: DictConfig, data: FewShotData) -> dict[str, Scores
             f"labeller_splits={splits}: augmenter {augmenter.name} does not tag given text; "
             "use augmenter=kb_dictionary (or experiment=best_distant), or labeller_splits=[]"
         )
-    held_out = {"dev": data.corpus.dev, "test": data.corpus.test}
+    # the sentences a trained tagger is scored on (`limit_test_sentences` applies to both)
+    held_out = {"dev": first(data.corpus.dev, cfg.limit_test_sentences), "test": data.test}
     if unknown := [split for split in splits if split not in held_out]:
         raise AugmenterConfigError(
             f"labeller_splits: {unknown} are not held-out splits; choose from {sorted(held_out)} "
