@@ -262,8 +262,8 @@ class KBDictionaryAugmenter(Augmenter):
         counts["gold_only"] = int(not found)
         if not found:
             log.warning(
-                "%s: no KB name of any label occurs in the %d unlabelled sentences, so the "
-                "synthetic set is empty and this run trains on the gold sample alone (as "
+                "%s: no KB name of any label occurs in the %d unlabelled sentences, so nothing "
+                "is tagged: a training run trains on the gold sample alone (as "
                 "augmenter=none). Fix: dataset.label_groups scopes that hold the labels' names "
                 "(python -m hilgen.kb stats lists them), more unlabelled_text, or "
                 "augmenter=hilgen",
@@ -274,9 +274,10 @@ class KBDictionaryAugmenter(Augmenter):
         for label in labels:
             if label not in found:
                 log.warning(
-                    "%s: label %r is tagged in none of the %d unlabelled sentences, so its "
-                    "mentions there are taught as O. Fix: a dataset.label_groups scope that "
-                    "holds its names (python -m hilgen.kb stats lists them), or augmenter=hilgen",
+                    "%s: label %r is tagged in none of the %d unlabelled sentences, so a "
+                    "training run teaches its mentions there as O. Fix: a dataset.label_groups "
+                    "scope that holds its names (python -m hilgen.kb stats lists them), or "
+                    "augmenter=hilgen",
                     self.name,
                     label,
                     pool_size,
