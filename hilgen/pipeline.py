@@ -269,7 +269,14 @@ def generate_synthetic(cfg: DictConfig, data: FewShotData) -> tuple[SyntheticSet
     kb = instantiate(cfg.kb)
     linker = instantiate(cfg.linker, kb=kb)
     data.label_groups = resolve_labels(data, kb, linker)
-    extra_text = unlabelled_text(cfg)
+    extra_text = unlabelled_text(cfg) if augmenter.tags_unlabelled_text else []
+    if cfg.unlabelled_text is not None and not augmenter.tags_unlabelled_text:
+        log.warning(
+            "unlabelled_text=%s is not read: augmenter %s does not tag text (kb_dictionary and "
+            "hilgen_dictionary do; experiment=best_distant)",
+            cfg.unlabelled_text,
+            augmenter.name,
+        )
     context = augment_context(
         data,
         kb,
@@ -535,49 +542,63 @@ def tagged_train_sentences(data: FewShotData, synthetic: SyntheticSet) -> list[T
     ]
 
 
-def labeller_on_held_out(cfg: DictConfig, data: FewShotData) -> dict[str, Scores]:
-    """The distant labeller itself as a tagger: the text of each split in `labeller_splits`
-    (dev, test), its labels removed, tagged by the augmenter as it tags the train split, and
-    scored against those labels. What the dictionary alone scores on text no training sentence
-    came from (AutoNER's "dictionary match" row): a reference line that chooses nothing."""
+def held_out_labeller(cfg: DictConfig) -> KBDictionaryAugmenter | None:
+    """The augmenter that tags `labeller_splits` (None when there are none), checked before
+    any synthetic set is made: only a text-tagging augmenter, only held-out splits."""
     splits = list(cfg.labeller_splits)
     if not splits:
-        return {}
+        return None
+    if unknown := [split for split in splits if split not in ("dev", "test")]:
+        raise AugmenterConfigError(
+            f"labeller_splits: {unknown} are not held-out splits; choose from ['dev', 'test'] "
+            "(the train split's labels are scored anyway)"
+        )
     augmenter = instantiate(cfg.augmenter)
     if not isinstance(augmenter, KBDictionaryAugmenter):
         raise AugmenterConfigError(
             f"labeller_splits={splits}: augmenter {augmenter.name} does not tag given text; "
             "use augmenter=kb_dictionary (or experiment=best_distant), or labeller_splits=[]"
         )
-    # the sentences a trained tagger is scored on (`limit_test_sentences` applies to both)
-    held_out = {"dev": first(data.corpus.dev, cfg.limit_test_sentences), "test": data.test}
-    if unknown := [split for split in splits if split not in held_out]:
-        raise AugmenterConfigError(
-            f"labeller_splits: {unknown} are not held-out splits; choose from {sorted(held_out)} "
-            "(the train split's labels are scored anyway)"
-        )
+    return augmenter
+
+
+def labeller_on_held_out(
+    cfg: DictConfig, data: FewShotData, labeller: KBDictionaryAugmenter
+) -> dict[str, Scores]:
+    """The distant labeller itself as a tagger: the text of each split in `labeller_splits`
+    (dev, test: the sentences a trained tagger is scored on), its labels removed, tagged in one
+    pass with the dictionary the sample and the KB make, and scored against those labels. What
+    the dictionary alone scores on text no training sentence came from (AutoNER's "dictionary
+    match" row): a reference line that chooses nothing."""
+    splits = {
+        "dev": first(data.corpus.dev, cfg.limit_test_sentences),
+        "test": data.test,
+    }
+    held_out = {split: splits[split] for split in cfg.labeller_splits}
+    # ids and documents prefixed by split, so the two splits' ids cannot meet in one pool
+    text = [
+        Sentence(f"{split}:{s.sentence_id}", list(s.tokens), [], f"{split}:{s.doc_id}")
+        for split, gold in held_out.items()
+        for s in gold
+    ]
     kb = instantiate(cfg.kb)
     linker = instantiate(cfg.linker, kb=kb)
-    scores = {}
-    for split in splits:
-        gold = held_out[split]
-        context = augment_context(data, kb, linker, cfg.seed, without_labels(gold))
-        tagged = {
-            s.source_sentence_id: s.sentence.tags
-            for s in augmenter.generate(data.sample.sentences, context)
-        }
-        scores[f"labeller_{split}"] = score_predictions(
+    context = augment_context(data, kb, linker, cfg.seed, text)
+    tagged = {
+        s.source_sentence_id: s.sentence.tags
+        for s in labeller.tag_text(data.sample.sentences, context, text)
+    }
+    return {
+        f"labeller_{split}": score_predictions(
             [
                 TaggedPrediction(
-                    s.sentence_id,
-                    s.tokens,
-                    s.tags,
-                    tagged.get(s.sentence_id, ["O"] * len(s.tokens)),
+                    s.sentence_id, s.tokens, s.tags, tagged[f"{split}:{s.sentence_id}"]
                 )
                 for s in gold
             ]
         )
-    return scores
+        for split, gold in held_out.items()
+    }
 
 
 def generate(cfg: DictConfig) -> SyntheticSet:
@@ -588,6 +609,7 @@ def generate(cfg: DictConfig) -> SyntheticSet:
     tracker, parent = open_tracking(cfg, tags)
     with tracker.run(run_name(tags, "generate"), tags, parent_run_id=parent):
         tracker.log_config(cfg)
+        labeller = held_out_labeller(cfg)  # a bad setting fails before any work
         log_few_shot_data(cfg, tracker, data, output_dir)
         synthetic, cache_file = logged_synthetic(cfg, data, tracker, output_dir)
         # how good automatic labels are: tagged train sentences against their own gold tags
@@ -602,7 +624,7 @@ def generate(cfg: DictConfig) -> SyntheticSet:
                 table = errors_table(errors, cfg.label_errors)
                 atomic_write_text(output_dir / "label_errors.md", table + "\n")
                 tracker.log_artifact(output_dir / "label_errors.md")
-        held_out = labeller_on_held_out(cfg, data)
+        held_out = labeller_on_held_out(cfg, data, labeller) if labeller else {}
         for split, split_scores in held_out.items():
             tracker.log_metrics(split_scores.as_metrics(split))
         agreement: dict[str, TeacherAgreement] = {}

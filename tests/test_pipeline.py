@@ -369,10 +369,11 @@ def test_the_dictionary_is_scored_as_a_tagger_on_held_out_text(
 
 
 def test_unlabelled_text_joins_the_pool_and_the_cache_key(
-    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, caplog
 ) -> None:
     """unlabelled_text: a user's raw text is tagged beside the train split (ids prefixed
-    `text:`), a new text is a new synthetic set, and a missing file names the setting."""
+    `text:`), a new text is a new synthetic set, a missing file names the setting, and an
+    augmenter that tags no text says it does not read it."""
     overrides = [
         o
         for o in fixture_kb_generation(tmp_path, tmp_tracking, "kb_dictionary")
@@ -402,6 +403,12 @@ def test_unlabelled_text_joins_the_pool_and_the_cache_key(
     cfg = compose_train([*overrides, f"unlabelled_text={tmp_path / 'missing.txt'}"], "generate")
     with pytest.raises(UserError, match="check the unlabelled_text= path"):
         pipeline.generate(cfg)
+    substitution = fixture_kb_generation(tmp_path, tmp_tracking, "umls_synonyms")
+    cfg = compose_train([*substitution, f"unlabelled_text={text}"], config_name="generate")
+    with caplog.at_level(logging.WARNING, logger="hilgen.pipeline"):
+        ignored = pipeline.generate(cfg)
+    assert ignored.stats["unlabelled_text_sentences"] == 0
+    assert "unlabelled_text=" in caplog.text and "does not tag text" in caplog.text
 
 
 def test_a_sample_the_kb_cannot_augment_trains_on_gold_and_says_so(

@@ -258,6 +258,9 @@ class Augmenter(ABC):
     """Turns a few-shot sample into synthetic tagged sentences."""
 
     name: str
+    # Tags `AugmentContext.unlabelled_sentences` itself (distant supervision): only such an
+    # augmenter reads the user's `unlabelled_text`.
+    tags_unlabelled_text: bool = False
 
     @abstractmethod
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:

@@ -27,6 +27,7 @@ class CombinedAugmenter(Augmenter):
         self.name = name
         self.parts = dict(parts)
         self.uses_llm = any(getattr(part, "uses_llm", False) for part in self.parts.values())
+        self.tags_unlabelled_text = any(p.tags_unlabelled_text for p in self.parts.values())
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
         sentences: list[SyntheticSentence] = []

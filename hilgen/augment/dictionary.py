@@ -55,9 +55,9 @@ from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.names import normalise_name
 from hilgen.kb.semantic_groups import groups_of_scope
 
-# Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
 log = logging.getLogger(__name__)
 
+# Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
 _INNER_JOINERS = frozenset({"-", "/", "'"})
 # Endings of the one-word adjectives the KB holds as concepts ("genetic", "familial",
 # "hereditary", "inherited"); "-ing" words stay ("bleeding", "vomiting" are mentions).
@@ -146,6 +146,8 @@ class KBDictionaryAugmenter(Augmenter):
     label tree for labels that share semantic groups.
     """
 
+    tags_unlabelled_text = True
+
     def __init__(
         self,
         name: str = "kb_dictionary",
@@ -191,8 +193,6 @@ class KBDictionaryAugmenter(Augmenter):
         self._kb_words: dict[tuple[str, str], bool] = {}
 
     def generate(self, sample: list[Sentence], context: AugmentContext) -> SyntheticSet:
-        if context.kb is None:
-            raise AugmenterConfigError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
         if not context.unlabelled_sentences:
             raise AugmenterConfigError(
                 f"augmenter {self.name} tags unlabelled sentences and got none: the pipeline "
@@ -200,6 +200,36 @@ class KBDictionaryAugmenter(Augmenter):
             )
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
+        pool = [s for s in context.unlabelled_sentences if not context.is_test_sentence(s.tokens)]
+        counts["leaked_dropped"] = len(context.unlabelled_sentences) - len(pool)
+        tagged = self.tag_text(sample, context, pool, counts)
+        if not self.keep_unmatched:
+            tagged = [s for s in tagged if s.sentence.spans]
+        counts["tagged_sentences"] = sum(bool(s.sentence.spans) for s in tagged)
+        self._report_untagged_labels(context.labels, tagged, len(pool), counts)
+        if self.max_sentences is not None and len(tagged) > self.max_sentences:
+            kept = set(random.Random(seed).sample(range(len(tagged)), self.max_sentences))
+            counts["capped_dropped"] = len(tagged) - len(kept)
+            tagged = [s for index, s in enumerate(tagged) if index in kept]
+        counts.setdefault("capped_dropped", 0)
+        stats: dict[str, float | int] = {**describe_sentences(tagged), **counts}
+        stats["pool_sentences"] = len(pool)
+        return SyntheticSet(sentences=tagged, stats=stats)
+
+    def tag_text(
+        self,
+        sample: list[Sentence],
+        context: AugmentContext,
+        sentences: Sequence[Sentence],
+        counts: Counter[str] | None = None,
+    ) -> list[SyntheticSentence]:
+        """Every one of `sentences` tagged with the dictionary the sample and the KB make (an
+        unmatched one all O), uncapped: `generate`'s labels, and the labeller that scores the
+        dictionary itself on held-out text (`labeller_splits`)."""
+        if context.kb is None:
+            raise AugmenterConfigError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
+        counts = Counter() if counts is None else counts
+        seed = context.seed if self.seed is None else self.seed
         self._kb, self._kb_words = context.kb, {}  # per run: another KB answers afresh
         group_labels = self._group_labels(context)
         names = self._dictionary(context.kb, set(group_labels), counts)
@@ -214,37 +244,23 @@ class KBDictionaryAugmenter(Augmenter):
             self.doubtful_branches,
             self.min_class_children,
         )
-        pool = [s for s in context.unlabelled_sentences if not context.is_test_sentence(s.tokens)]
-        counts["leaked_dropped"] = len(context.unlabelled_sentences) - len(pool)
-        matches = self._match_pool(pool, names, gate, counts)
-        tagged: list[SyntheticSentence] = []
-        for sentence in pool:
-            found = matches[sentence.sentence_id]
-            if not found and not self.keep_unmatched:
-                continue
-            spans = [self._span(sentence, m, group_labels, tree, children) for m in found]
-            tagged.append(
-                SyntheticSentence(
-                    sentence=Sentence(
-                        f"{sentence.sentence_id}#dictionary",
-                        list(sentence.tokens),
-                        spans,
-                        sentence.doc_id,
-                    ),
-                    source_sentence_id=sentence.sentence_id,
-                    augmenter=self.name,
-                )
+        matches = self._match_pool(sentences, names, gate, counts)
+        return [
+            SyntheticSentence(
+                sentence=Sentence(
+                    f"{sentence.sentence_id}#dictionary",
+                    list(sentence.tokens),
+                    [
+                        self._span(sentence, m, group_labels, tree, children)
+                        for m in matches[sentence.sentence_id]
+                    ],
+                    sentence.doc_id,
+                ),
+                source_sentence_id=sentence.sentence_id,
+                augmenter=self.name,
             )
-        counts["tagged_sentences"] = sum(bool(s.sentence.spans) for s in tagged)
-        self._report_untagged_labels(context.labels, tagged, len(pool), counts)
-        if self.max_sentences is not None and len(tagged) > self.max_sentences:
-            kept = set(random.Random(seed).sample(range(len(tagged)), self.max_sentences))
-            counts["capped_dropped"] = len(tagged) - len(kept)
-            tagged = [s for index, s in enumerate(tagged) if index in kept]
-        counts.setdefault("capped_dropped", 0)
-        stats: dict[str, float | int] = {**describe_sentences(tagged), **counts}
-        stats["pool_sentences"] = len(pool)
-        return SyntheticSet(sentences=tagged, stats=stats)
+            for sentence in sentences
+        ]
 
     def _report_untagged_labels(
         self,

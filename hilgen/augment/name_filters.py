@@ -37,14 +37,10 @@ def number_variants(norm: str) -> list[str]:
     "gentamicin", "therapies" <-> "therapy". Short or Latin-looking words get none."""
     head, _, last = norm.rpartition(" ")
     prefix = f"{head} " if head else ""
-    if len(last) <= 3 or not last.isalpha():
+    if len(last) <= 3 or not last.isalpha() or last.endswith(_PLURAL_EXCEPTIONS):
         return []
-    if last.endswith(_PLURAL_EXCEPTIONS):
-        return []
-    if last.endswith("ies"):
-        return [prefix + last[:-3] + "y"]
-    if last.endswith("s"):
-        return [prefix + last[:-1]]
+    if looks_plural(last):
+        return [prefix + (last[:-3] + "y" if last.endswith("ies") else last[:-1])]
     if last.endswith("y") and last[-2:-1] not in "aeiou":
         return [prefix + last[:-1] + "ies"]
     return [prefix + last + "s"]
