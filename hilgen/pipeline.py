@@ -390,14 +390,26 @@ def open_tracking(cfg: DictConfig, tags: dict[str, str]) -> tuple[Tracker, str |
     return tracker, parent
 
 
+def new_tagger(cfg: DictConfig, data: FewShotData) -> Tagger:
+    """The configured model, unfitted: built before any other work, so that a model setting
+    that cannot work fails first."""
+    return instantiate(cfg.model, labels=data.corpus.labels)
+
+
 def fit_tagger(
-    cfg: DictConfig, data: FewShotData, synthetic: SyntheticSet, output_dir: Path
-) -> tuple[Tagger, dict[str, Any]]:
-    """The configured model fitted on the gold sample plus `synthetic`, and its fit summary."""
-    tagger: Tagger = instantiate(cfg.model, labels=data.corpus.labels)
+    cfg: DictConfig, tagger: Tagger, data: FewShotData, synthetic: SyntheticSet, output_dir: Path
+) -> dict[str, Any]:
+    """Fit `tagger` on the gold sample plus `synthetic`; its fit summary."""
     make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=output_dir)
-    training = TrainingData(data.sample.sentences, synthetic.to_sentences(), data.dev)
-    return tagger, tagger.fit(training, make_trainer)
+    training = TrainingData(
+        data.sample.sentences,
+        synthetic.to_sentences(),
+        data.dev,
+        # `auto` stays unresolved where no augmenter read the KB: no scopes then
+        data.label_groups if isinstance(data.label_groups, dict) else {},
+        data.label_relations,
+    )
+    return tagger.fit(training, make_trainer)
 
 
 def log_trained_model(
@@ -433,6 +445,7 @@ def print_summary(
     table: str,
     metrics: dict[str, float],
     synthetic_sentences: int,
+    trains: bool,
     run_id: str | None,
     model_logged: bool,
     ui_link: str | None = None,
@@ -443,7 +456,10 @@ def print_summary(
         table,
         "",
         f"Test F1: {metrics['test_f1']:.2f}, trained on {synthetic_sentences} synthetic "
-        "sentences beside the few-shot sample.",
+        "sentences beside the few-shot sample."
+        if trains
+        else f"Test F1: {metrics['test_f1']:.2f}; this model does not train on the synthetic "
+        "sentences.",
     ]
     if run_id is not None:
         lines.append(f"MLflow run: {run_id}")
@@ -478,9 +494,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     with tracker.run(name, tags, parent_run_id=parent) as active:
         run_id = active.info.run_id if active is not None else None
         tracker.log_config(cfg)
+        tagger = new_tagger(cfg, data)
         log_few_shot_data(cfg, tracker, data, output_dir)
         synthetic, _ = logged_synthetic(cfg, data, tracker, output_dir)
-        tagger, summary = fit_tagger(cfg, data, synthetic, output_dir)
+        summary = fit_tagger(cfg, tagger, data, synthetic, output_dir)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
         tracker.log_curves(tagger.learning_curves)
 
@@ -504,7 +521,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         atomic_write_text(output_dir / "results.md", table + "\n")
         tracker.log_artifact(output_dir / "results.md")
     ui_link = tracker.ui_link(run_id) if run_id is not None else None
-    print_summary(name, table, metrics, len(synthetic), run_id, model_logged, ui_link)
+    print_summary(
+        name, table, metrics, len(synthetic), tagger.trains, run_id, model_logged, ui_link
+    )
     return metrics
 
 
@@ -515,7 +534,8 @@ def check_with_teacher(
     synthetic sentences agree with theirs (what consistency filtering would act on). Its tags
     are saved beside the synthetic ones in `teacher/predictions/synthetic.{jsonl,conll}`."""
     lightning.seed_everything(cfg.seed, workers=True)
-    teacher, _ = fit_tagger(cfg, data, SyntheticSet(), output_dir / "teacher")
+    teacher = new_tagger(cfg, data)
+    fit_tagger(cfg, teacher, data, SyntheticSet(), output_dir / "teacher")
     sentences = synthetic.to_sentences()
     try:
         teacher_tags = teacher.predict(sentences)

@@ -12,6 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
@@ -366,6 +367,42 @@ def test_the_dictionary_is_scored_as_a_tagger_on_held_out_text(
         cfg = compose_train(bad, config_name="generate")
         with pytest.raises(AugmenterConfigError, match=message):
             pipeline.generate(cfg)
+
+
+def test_the_dictionary_model_tags_as_the_labeller_does(
+    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, capsys
+) -> None:
+    """model=dictionary is the labeller as a train.py model: the same test scores as
+    `labeller_splits=[test]` for the same sample, nothing trained, predictions logged for the
+    ensemble; without kb_dictionary's settings it is a user error naming the fix."""
+    overrides = [
+        o
+        for o in fixture_kb_generation(tmp_path, tmp_tracking, "kb_dictionary")
+        if "min_linked_share" not in o  # a substitution setting
+    ]
+    overrides.append("limit_test_sentences=300")  # enough test text for names to occur
+    labeller = compose_train([*overrides, "labeller_splits=[test]"], config_name="generate")
+    pipeline.generate(labeller)
+    metrics = pipeline.train(compose_train([*overrides, "model=dictionary"]))
+    assert "this model does not train on the synthetic sentences" in capsys.readouterr().out
+    client = MlflowClient(labeller.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(labeller.tracking.experiment)
+    runs = client.search_runs([experiment.experiment_id])
+    (generated,) = [r for r in runs if r.data.tags.get("hilgen.role") == "generate"]
+    (run,) = [r for r in runs if r.data.tags.get("hilgen.role") != "generate"]
+    assert metrics["test_n_predicted"] > 0
+    for name in ("f1", "n_gold", "n_predicted"):
+        assert metrics[f"test_{name}"] == pytest.approx(
+            generated.data.metrics[f"labeller_test_{name}"]
+        )
+    assert run.data.metrics["dictionary/names"] > 0
+    assert "predictions/test.jsonl" in {
+        a.path for a in client.list_artifacts(run.info.run_id, "predictions")
+    }
+    substitution = fixture_kb_generation(tmp_path, tmp_tracking, "umls_synonyms")
+    with pytest.raises(InstantiationException, match="use augmenter=kb_dictionary"):
+        pipeline.train(compose_train([*substitution, "model=dictionary"]))
+    assert not list((tmp_path / "cache" / "synthetic" / "ncbi_disease_1type").glob("umls*"))
 
 
 def test_unlabelled_text_joins_the_pool_and_the_cache_key(

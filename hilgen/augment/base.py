@@ -16,12 +16,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from hilgen.data.types import Sentence, Span
 from hilgen.errors import UserError
 from hilgen.io import atomic_write_text
-from hilgen.kb.base import Concept, KnowledgeBase
+from hilgen.kb.base import KnowledgeBase, MentionLinker
 
 JSONL_FORMAT = "hilgen.synthetic/1"
 
@@ -180,34 +180,6 @@ class AugmenterFailedError(UserError, RuntimeError):
 
 def _records_digest(records: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(records).encode("utf-8")).hexdigest()
-
-
-@runtime_checkable
-class LinkedConcept(Protocol):
-    """What a linker returns for a mention: the concept, how it was found, and how sure."""
-
-    @property
-    def concept(self) -> Concept: ...
-
-    @property
-    def method(self) -> str: ...  # "gold", "exact" or "approximate"
-
-    @property
-    def score(self) -> float: ...
-
-
-@runtime_checkable
-class MentionLinker(Protocol):
-    """Links a mention to KB concepts (`hilgen.kb.linker.Linker` has this shape).
-
-    `gold_ids` are the corpus's concept IDs for the mention, tried first; `groups` restricts
-    name matches to the label's semantic groups. Several links come back for a composite
-    mention with several gold IDs; none when nothing matches well enough.
-    """
-
-    def link(
-        self, mention: str, gold_ids: Sequence[str] = (), groups: Iterable[str] | None = None
-    ) -> Sequence[LinkedConcept]: ...
 
 
 def sentence_key(tokens: Sequence[str]) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -87,3 +87,31 @@ class KnowledgeBase(Protocol):
         """(normalised name, concept ID, semantic group) for every name: what name matching
         (the linker's index, the dictionary augmenter) searches."""
         ...
+
+
+@runtime_checkable
+class LinkedConcept(Protocol):
+    """What a linker returns for a mention: the concept, how it was found, and how sure."""
+
+    @property
+    def concept(self) -> Concept: ...
+
+    @property
+    def method(self) -> str: ...  # "gold", "exact" or "approximate"
+
+    @property
+    def score(self) -> float: ...
+
+
+@runtime_checkable
+class MentionLinker(Protocol):
+    """Links a mention to KB concepts (`hilgen.kb.linker.Linker` has this shape).
+
+    `gold_ids` are the corpus's concept IDs for the mention, tried first; `groups` restricts
+    name matches to the label's semantic groups. Several links come back for a composite
+    mention with several gold IDs; none when nothing matches well enough.
+    """
+
+    def link(
+        self, mention: str, gold_ids: Sequence[str] = (), groups: Iterable[str] | None = None
+    ) -> Sequence[LinkedConcept]: ...

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+# Joiners inside a written short form ("A-T", "breast/ovarian").
+SHORT_FORM_JOINERS = frozenset({"-", "/", "'", "’", ",", "(", ")"})
 # One part of an inverted heading: words of letters, digits and inner hyphens or apostrophes.
 # Parentheses, brackets, leading digits or a trailing hyphen mark a systematic chemical name
 # ("Benzoic acid, 4-amino-") whose comma is not an inversion.
@@ -73,3 +76,45 @@ def natural_names(names: list[str]) -> tuple[list[str], list[str]]:
             inverted.append(name)
         shown.setdefault(natural.casefold(), natural)
     return list(shown.values()), inverted
+
+
+_PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
+
+
+def looks_plural(word: str) -> bool:
+    """An English plural by its ending ("tumours", not "glass", "virus", "psoriasis")."""
+    return len(word) > 3 and word.endswith("s") and not word.endswith(_PLURAL_EXCEPTIONS)
+
+
+def number_variants(norm: str) -> list[str]:
+    """The normalised name with its last word in the other number: "gentamicins" <->
+    "gentamicin", "therapies" <-> "therapy". Short or Latin-looking words get none."""
+    head, _, last = norm.rpartition(" ")
+    prefix = f"{head} " if head else ""
+    if len(last) <= 3 or not last.isalpha() or last.endswith(_PLURAL_EXCEPTIONS):
+        return []
+    if looks_plural(last):
+        return [prefix + (last[:-3] + "y" if last.endswith("ies") else last[:-1])]
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        return [prefix + last[:-1] + "ies"]
+    return [prefix + last + "s"]
+
+
+def looks_like_abbreviation(tokens: Sequence[str]) -> bool:
+    """A short form as biomedical text writes one: "DM", "A-T", "FK506", "MPS IVA" (at most
+    three tokens, 2-10 characters once spaces and joiners are dropped, at least two capitals
+    and no fewer capitals than lower-case letters, so not "AV block" or "Li")."""
+    if not tokens or len(tokens) > 3:
+        return False
+    if any(not (token.isalnum() or token in SHORT_FORM_JOINERS) for token in tokens):
+        return False
+    joined = "".join(t for t in tokens if t not in SHORT_FORM_JOINERS)
+    capitals = sum(ch.isupper() for ch in joined)
+    lower = sum(ch.islower() for ch in joined)
+    return 2 <= len(joined) <= 10 and capitals >= 2 and capitals >= lower
+
+
+def starts_a_word(short_form: str, long_form: str) -> bool:
+    """Schwartz & Hearst (2003): a short form's first letter begins a word of its long form."""
+    first = short_form[:1].casefold()
+    return any(word[:1].casefold() == first for word in re.split(r"[\s\-/]+", long_form))

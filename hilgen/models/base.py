@@ -18,11 +18,14 @@ TrainerFactory = Callable[..., Trainer]
 @dataclass
 class TrainingData:
     """Gold few-shot sentences, synthetic sentences, and the development sentences used for
-    model selection (never the test split)."""
+    model selection (never the test split); for taggers that read the KB, each label's
+    semantic groups or types as the run resolved them, and the KB relations it keeps."""
 
     gold: list[Sentence]
     synthetic: list[Sentence] = field(default_factory=list)
     dev: list[Sentence] = field(default_factory=list)
+    label_groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    label_relations: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 class Tagger(ABC):
@@ -34,6 +37,8 @@ class Tagger(ABC):
     # Per-epoch values from fit (dev F1 of each epoch, per training stage), logged as MLflow
     # steps so the UI draws the curve behind the chosen epoch.
     learning_curves: Mapping[str, Sequence[float]] = {}
+    # Whether fit learns from the synthetic sentences (the LLM and the dictionary taggers do not).
+    trains: bool = True
 
     @abstractmethod
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:

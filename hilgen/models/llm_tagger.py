@@ -45,6 +45,8 @@ class LLMTagger(Tagger):
     default).
     """
 
+    trains = False
+
     def __init__(
         self,
         labels: Sequence[str],

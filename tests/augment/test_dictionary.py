@@ -10,13 +10,14 @@ from hydra.utils import instantiate
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.combined import CombinedAugmenter
-from hilgen.augment.dictionary import KBDictionaryAugmenter, mention_features
-from hilgen.augment.name_filters import ConceptGate
+from hilgen.augment.dictionary import KBDictionaryAugmenter
 from hilgen.augment.none import NoAugmenter
 from hilgen.augment.substitution import KBSubstitutionAugmenter
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
+from hilgen.kb.concept_gate import ConceptGate
+from hilgen.kb.name_dictionary import mention_features
 from tests.augment.test_substitution import breast_lithium
 from tests.conftest import CONF
 from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb

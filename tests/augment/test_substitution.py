@@ -18,13 +18,13 @@ from hilgen.augment.substitution import (
     NegativeSampler,
     ReplacementFilter,
     is_supplementary,
-    looks_like_abbreviation,
 )
 from hilgen.augment.substitution.casing import apply_case, case_style
 from hilgen.data.iob import tags_to_spans
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
+from hilgen.kb.names import looks_like_abbreviation
 from tests.helpers.augment_context import fixture_context
 from tests.helpers.kb_fixture import LABEL_GROUPS, InMemoryKB, demo_kb
 

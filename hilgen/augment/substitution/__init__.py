@@ -7,7 +7,6 @@ classes from here."""
 from hilgen.augment.substitution.augmenter import KB_RELATIONS, KBSubstitutionAugmenter
 from hilgen.augment.substitution.filters import ReplacementFilter, is_supplementary
 from hilgen.augment.substitution.negatives import NegativeSampler
-from hilgen.augment.substitution.short_forms import looks_like_abbreviation, starts_a_word
 
 __all__ = [
     "KB_RELATIONS",
@@ -15,6 +14,4 @@ __all__ = [
     "NegativeSampler",
     "ReplacementFilter",
     "is_supplementary",
-    "looks_like_abbreviation",
-    "starts_a_word",
 ]

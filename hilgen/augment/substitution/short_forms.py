@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
 from hilgen.augment.substitution.candidates import Candidate, SampleMention
 from hilgen.data.tokenize import tokenize
+from hilgen.kb.names import SHORT_FORM_JOINERS, looks_like_abbreviation, starts_a_word
 
-# Words an abbreviation's letters skip ("tumour of the kidney" -> "TK"), and the joiners inside
-# a written short form ("A-T", "breast/ovarian").
+# Words an abbreviation's letters skip ("tumour of the kidney" -> "TK").
 _INITIALS_SKIP = frozenset({"of", "the", "and", "or", "in", "with", "to", "for", "on", "by", "a"})
-_INITIALS_JOINERS = frozenset({"-", "/", "'", "’", ",", "(", ")"})
-
-
-def looks_like_abbreviation(tokens: Sequence[str]) -> bool:
-    """A short form as biomedical text writes one: "DM", "A-T", "FK506", "MPS IVA" (at most
-    three tokens, 2-10 characters once spaces and joiners are dropped, at least two capitals
-    and no fewer capitals than lower-case letters, so not "AV block" or "Li")."""
-    if not tokens or len(tokens) > 3:
-        return False
-    if any(not (token.isalnum() or token in _INITIALS_JOINERS) for token in tokens):
-        return False
-    joined = "".join(t for t in tokens if t not in _INITIALS_JOINERS)
-    capitals = sum(ch.isupper() for ch in joined)
-    lower = sum(ch.islower() for ch in joined)
-    return 2 <= len(joined) <= 10 and capitals >= 2 and capitals >= lower
 
 
 def initials_of(tokens: Sequence[str]) -> str:
@@ -35,7 +19,7 @@ def initials_of(tokens: Sequence[str]) -> str:
     function words and joiners skipped: "Prader-Willi syndrome" -> "PWS"."""
     letters = ""
     for token in tokens:
-        if token in _INITIALS_JOINERS or token.casefold() in _INITIALS_SKIP:
+        if token in SHORT_FORM_JOINERS or token.casefold() in _INITIALS_SKIP:
             continue
         letters += token if token[0].isdigit() else token[0].upper()
     return letters
@@ -103,12 +87,6 @@ def mark_short_forms(mentions: Sequence[SampleMention], counts: Counter[str]) ->
     counts["abbreviations/lone_short_forms"] += sum(
         m.abbreviated and m.long_form is None for m in mentions
     )
-
-
-def starts_a_word(short_form: str, long_form: str) -> bool:
-    """Schwartz & Hearst (2003): a short form's first letter begins a word of its long form."""
-    first = short_form[:1].casefold()
-    return any(word[:1].casefold() == first for word in re.split(r"[\s\-/]+", long_form))
 
 
 def with_short_forms(

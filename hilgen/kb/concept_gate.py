@@ -1,4 +1,4 @@
-"""Which KB names distant supervision may trust, learnt from the few-shot sample.
+"""Which KB concepts may give names to a dictionary, learnt from the few-shot sample.
 
 A KB files more under a semantic group than a corpus annotates: MeSH puts proteins, enzymes,
 receptors and dosage forms under Chemicals and Drugs, and its broad classes ("Pharmaceutical
@@ -14,8 +14,6 @@ which reading a corpus takes: its gold mentions are linked to concepts, and
 - a concept with more is-a children than any sample concept of its group and than the
   group's `min_class_children` is a class the corpus does not tag at that level (chemical
   corpora tag substances, not "drugs"; disease corpora do tag "cancer", so DISO has no limit).
-
-Names are also matched in their other number ("gentamicin" for the heading "Gentamicins").
 """
 
 from __future__ import annotations
@@ -23,27 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from hilgen.kb.base import KnowledgeBase
-
-_PLURAL_EXCEPTIONS = ("ss", "us", "is", "sis", "xis")
-
-
-def looks_plural(word: str) -> bool:
-    """An English plural by its ending ("tumours", not "glass", "virus", "psoriasis")."""
-    return len(word) > 3 and word.endswith("s") and not word.endswith(_PLURAL_EXCEPTIONS)
-
-
-def number_variants(norm: str) -> list[str]:
-    """The normalised name with its last word in the other number: "gentamicins" <->
-    "gentamicin", "therapies" <-> "therapy". Short or Latin-looking words get none."""
-    head, _, last = norm.rpartition(" ")
-    prefix = f"{head} " if head else ""
-    if len(last) <= 3 or not last.isalpha() or last.endswith(_PLURAL_EXCEPTIONS):
-        return []
-    if looks_plural(last):
-        return [prefix + (last[:-3] + "y" if last.endswith("ies") else last[:-1])]
-    if last.endswith("y") and last[-2:-1] not in "aeiou":
-        return [prefix + last[:-1] + "ies"]
-    return [prefix + last + "s"]
 
 
 class ConceptGate:

@@ -1,0 +1,607 @@
+"""A dictionary of KB names, built from the KB and a few-shot sample, that tags text.
+
+Distant supervision labels unlabelled sentences with it (`augmenter=kb_dictionary`), and it
+is a tagger of its own (`model=dictionary`): one dictionary, one way of tagging.
+
+What is matched. Names of one semantic group only (a name the KB also gives to a concept of
+another group, "APC" the gene and the disease, is ambiguous and skipped), with at least
+`min_name_letters` letters and at most `max_name_tokens` tokens, never names listed in
+`exclude_names`, no single-word adjectives ("genetic", "familial": MONDO's qualifiers). A
+name written as a short form ("G6PD", "PAH") is a gene as often as a disease in running text,
+so it is not matched unless `kb_short_forms` (a single-token name of at most four letters,
+"all", "was", never is); a short form defined after a matched name ("Duchenne muscular
+dystrophy ( DMD )") is tagged wherever its document (its sentence, where the text has no
+document ids) uses it.
+
+Which label a name takes. The one label whose semantic groups hold the concept (BC5CDR:
+Chemical for CHEM, Disease for DISO). Where several labels share the groups (NCBI-Disease's
+four types are all DISO), a depth-limited decision tree learnt on the sample's own linked
+mentions chooses, from what the KB and the sentence say of a mention: how many is-a children
+its concept has (a class has many), whether its head is plural, whether a content word follows
+it (a modifier: "DMD gene") and whether it is a short form. A label the dataset lets keep no KB
+relation (`label_relations` of ``[]``: no single concept name is a composite mention) takes no
+names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.tree import DecisionTreeClassifier
+
+from hilgen.data.types import Sentence, Span
+from hilgen.kb.base import KnowledgeBase, MentionLinker
+from hilgen.kb.concept_gate import ConceptGate
+from hilgen.kb.names import (
+    looks_like_abbreviation,
+    looks_plural,
+    normalise_name,
+    number_variants,
+    starts_a_word,
+)
+from hilgen.kb.semantic_groups import groups_of_scope
+
+# Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
+_INNER_JOINERS = frozenset({"-", "/", "'"})
+# Endings of the one-word adjectives the KB holds as concepts ("genetic", "familial",
+# "hereditary", "inherited"); "-ing" words stay ("bleeding", "vomiting" are mentions).
+_ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ed")
+# A word right after a mention that ends so is a verb or adverb ("caused", "characterized",
+# "usually"), not the noun a modifier qualifies ("gene", "patients", "locus").
+_VERB_ENDINGS = ("ed", "ly")
+# Words a long form may gain on its left: "sodium" of "sodium nitroprusside ( SNP )".
+_MAX_LONG_FORM_EXTENSION = 3
+
+
+@dataclass(frozen=True)
+class DictionarySettings:
+    """Which names the dictionary holds and how it matches them (conf/augmenter/
+    kb_dictionary.yaml says what each does; that file holds the defaults)."""
+
+    min_name_letters: int = 3
+    max_name_tokens: int = 8
+    exclude_names: frozenset[str] = frozenset()
+    short_forms: bool = True
+    kb_short_forms: bool = False
+    tree_depth: int = 3
+    entity_groups: frozenset[str] | None = None
+    doubtful_branches: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    min_class_children: Mapping[str, int] = field(default_factory=dict)
+    number_variants: bool = False
+    sample_names: bool = False
+    strict_short_forms: bool = False
+    short_kb_words: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_name_tokens < 1 or self.tree_depth < 1:
+            raise ValueError("max_name_tokens and tree_depth must be at least 1")
+        # normalised like the KB's names; null in a config means "none"
+        object.__setattr__(
+            self, "exclude_names", frozenset(normalise_name(n) for n in self.exclude_names)
+        )
+        if self.entity_groups is not None:
+            object.__setattr__(self, "entity_groups", frozenset(self.entity_groups))
+        object.__setattr__(self, "doubtful_branches", dict(self.doubtful_branches or {}))
+        object.__setattr__(self, "min_class_children", dict(self.min_class_children or {}))
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        """The settings' names, as a config spells them."""
+        return frozenset(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class NameEntry:
+    """A normalised KB name that may be matched: its concept and semantic group (and whether
+    it is a mention text of the sample rather than a KB name)."""
+
+    concept_id: str
+    group: str
+    from_sample: bool = False
+
+
+@dataclass(frozen=True)
+class LabelScopes:
+    """What the dataset says of its labels: their order, the semantic groups or types each is
+    linked within, and the KB relations each keeps (``[]``: none, no single name has it)."""
+
+    labels: Sequence[str]
+    groups: Mapping[str, Sequence[str]]
+    relations: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _SampleMention:
+    """A gold mention of the few-shot sample and the concept it links to ("" if none)."""
+
+    sentence: Sentence
+    span: Span
+    concept_id: str
+
+
+@dataclass(frozen=True)
+class _Match:
+    """A span of a sentence found in the dictionary (or as a defined short form)."""
+
+    start: int
+    end: int
+    entry: NameEntry
+    short_form: bool = False
+
+
+def mention_features(
+    tokens: Sequence[str], start: int, end: int, children: int
+) -> tuple[float, float, float, float]:
+    """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
+    head, a content word right after it (no stop word, no "-ed" or "-ly" word), and whether it
+    is written as a short form."""
+    head = tokens[end - 1].casefold()
+    plural = looks_plural(head)
+    after = tokens[end] if end < len(tokens) else ""
+    content_after = (
+        after.isalpha()
+        and after.casefold() not in ENGLISH_STOP_WORDS
+        and not after.endswith(_VERB_ENDINGS)
+    )
+    short = looks_like_abbreviation(tokens[start:end])
+    return (math.log1p(children), float(plural), float(content_after), float(short))
+
+
+class LabelTree:
+    """Chooses among labels that share semantic groups, learnt on the sample's mentions."""
+
+    def __init__(self, max_depth: int, seed: int) -> None:
+        self._tree = DecisionTreeClassifier(max_depth=max_depth, random_state=seed)
+        self._only: str | None = None
+
+    def fit(self, features: list[tuple[float, ...]], labels: list[str]) -> None:
+        if len(set(labels)) < 2:
+            self._only = labels[0] if labels else None
+            return
+        self._tree.fit(features, labels)
+
+    def choose(self, features: tuple[float, ...], candidates: Sequence[str]) -> str:
+        """The candidate the tree finds likeliest (the first candidate if it knows none)."""
+        if self._only is not None or not hasattr(self._tree, "classes_"):
+            return self._only if self._only in candidates else candidates[0]
+        probabilities = dict(
+            zip(self._tree.classes_, self._tree.predict_proba([features])[0], strict=True)
+        )
+        # max keeps the first of equally likely candidates: the dataset's label order
+        return max(candidates, key=lambda label: probabilities.get(label, 0.0))
+
+
+class NameDictionary:
+    """The labels' KB names (and the sample's mention texts), the gate on their concepts and
+    the label tree, ready to tag sentences. Build one with `build`."""
+
+    def __init__(
+        self,
+        settings: DictionarySettings,
+        kb: KnowledgeBase,
+        names: dict[str, NameEntry],
+        group_labels: dict[str, list[str]],
+        tree: LabelTree,
+        gate: ConceptGate,
+    ) -> None:
+        self.settings = settings
+        self.names = names
+        self.group_labels = group_labels
+        self._kb = kb
+        self._tree = tree
+        self._gate = gate
+        self._children = _ChildCounts(kb)
+        self._kb_words: dict[tuple[str, str], bool] = {}
+
+    @classmethod
+    def build(
+        cls,
+        settings: DictionarySettings,
+        kb: KnowledgeBase,
+        linker: MentionLinker | None,
+        sample: Sequence[Sentence],
+        scopes: LabelScopes,
+        seed: int,
+        counts: Counter[str] | None = None,
+    ) -> NameDictionary:
+        """The dictionary the KB and the sample make; `counts` gathers its statistics
+        (`dictionary/names`, `label_tree_mentions`, ...)."""
+        counts = Counter() if counts is None else counts
+        group_labels = _group_labels(scopes)
+        names = _kb_names(settings, kb, set(group_labels), counts)
+        sample_links = _sample_links(sample, scopes, linker)
+        if settings.sample_names:
+            names |= _sample_names(sample_links, scopes, set(group_labels), counts)
+        tree = _label_tree(sample_links, group_labels, _ChildCounts(kb), settings, seed, counts)
+        gate = ConceptGate(
+            kb,
+            _concepts_by_group(sample_links, scopes),
+            settings.doubtful_branches,
+            settings.min_class_children,
+        )
+        return cls(settings, kb, names, group_labels, tree, gate)
+
+    def tag(
+        self, sentences: Sequence[Sentence], counts: Counter[str] | None = None
+    ) -> list[list[Span]]:
+        """Each sentence's entities (none where no name matches); short forms are followed
+        across the sentences of one document (`doc_id`)."""
+        counts = Counter() if counts is None else counts
+        matches = self._match_all(sentences, counts)
+        return [[self._span(s, m) for m in matches[index]] for index, s in enumerate(sentences)]
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def _span(self, sentence: Sentence, match: _Match) -> Span:
+        candidates = self.group_labels[match.entry.group]
+        label = candidates[0]
+        if len(candidates) > 1:
+            count = self._children(match.entry.concept_id)
+            features = mention_features(sentence.tokens, match.start, match.end, count)
+            label = self._tree.choose(features, candidates)
+        return Span(match.start, match.end, label, (match.entry.concept_id,))
+
+    # -- matching --------------------------------------------------------------------------
+
+    def _match_all(self, sentences: Sequence[Sentence], counts: Counter[str]) -> list[list[_Match]]:
+        """Each sentence's matches: longest names first, then short forms its document defines."""
+        matches = [self._longest_matches(s.tokens) for s in sentences]
+        counts["dictionary/name_matches"] += sum(len(found) for found in matches)
+        if not self.settings.short_forms:
+            return matches
+        by_document: defaultdict[str, list[int]] = defaultdict(list)
+        for index, sentence in enumerate(sentences):
+            by_document[sentence.doc_id or f"sentence:{index}"].append(index)
+        strict = self.settings.strict_short_forms
+        for indices in by_document.values():
+            defined: dict[str, NameEntry] = {}
+            for index in indices:
+                tokens = sentences[index].tokens
+                if strict:
+                    matches[index] = _extended_to_long_forms(tokens, matches[index])
+                defined |= _defined_short_forms(tokens, matches[index], strict)
+            counts["dictionary/short_forms_defined"] += len(defined)
+            for index in indices:
+                found = matches[index]
+                added = _short_form_matches(sentences[index].tokens, defined, found)
+                counts["dictionary/short_form_matches"] += len(added)
+                matches[index] = sorted(found + added, key=lambda m: m.start)
+        return matches
+
+    def _longest_matches(self, tokens: Sequence[str]) -> list[_Match]:
+        found: list[_Match] = []
+        start = 0
+        while start < len(tokens):
+            match = self._longest_at(tokens, start)
+            if match is None:
+                start += 1
+                continue
+            found.append(match)
+            start = match.end
+        return found
+
+    def _lookup(self, window: Sequence[str]) -> NameEntry | None:
+        """The entry of a window's name (or of its other number), if its concept may tag."""
+        norm = normalise_name(" ".join(window))
+        keys = [norm]
+        if self.settings.number_variants and _matchable(self.settings, norm):
+            keys += number_variants(norm)  # "cholinergic" is no "cholinergics"
+        for key in keys:
+            entry = self.names.get(key)
+            if entry is not None and (
+                entry.from_sample or self._gate.allows(entry.concept_id, entry.group)
+            ):
+                return entry
+        return None
+
+    def _kb_word(self, word: str, group: str) -> bool:
+        """With `short_kb_words`: whether a short word, no stop word, is what the KB calls a
+        concept of `group` ("Pain", "Iron", "Salts"), not one of its short forms ("ALL" and
+        "MAP" are synonyms of longer disease names, "rich" and "gave" MONDO's lower-case
+        ones)."""
+        if not self.settings.short_kb_words or word.casefold() in ENGLISH_STOP_WORDS:
+            return False
+        norm = normalise_name(word)
+        if (norm, group) not in self._kb_words:
+            forms = {norm, *number_variants(norm)}
+            self._kb_words[norm, group] = any(
+                concept.semantic_group == group and normalise_name(concept.preferred_name) in forms
+                for form in forms
+                for concept in self._kb.find_by_name(form)
+            )
+        return self._kb_words[norm, group]
+
+    def _longest_at(self, tokens: Sequence[str], start: int) -> _Match | None:
+        if not _is_word(tokens[start]):
+            return None
+        # Names run over words and inner joiners only; no window may cross anything else.
+        longest = self.settings.max_name_tokens
+        stop = start + 1
+        while stop < min(len(tokens), start + 2 * longest) and (
+            _is_word(tokens[stop]) or tokens[stop] in _INNER_JOINERS
+        ):
+            stop += 1
+        for end in range(stop, start, -1):
+            window = tokens[start:end]
+            if not _is_word(window[-1]):
+                continue
+            entry = self._lookup(window)
+            if entry is None:
+                continue
+            if looks_like_abbreviation(window):
+                if not self.settings.kb_short_forms:
+                    continue  # "G6PD", "PAH": mostly genes in text; defined short forms follow
+            elif (
+                end - start == 1
+                and len(window[0]) <= 4
+                and not self._kb_word(window[0], entry.group)
+            ):
+                continue  # "all", "was", "map": words, not ALL, WAS and MAP
+            return _Match(start, end, entry)
+        return None
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def _group_labels(scopes: LabelScopes) -> dict[str, list[str]]:
+    """Semantic group -> the labels a name of it may take, in the dataset's label order."""
+    out: defaultdict[str, list[str]] = defaultdict(list)
+    for label in scopes.labels:
+        if scopes.relations.get(label, None) == []:
+            continue  # keeps no KB relation: no single concept name has this label
+        # A type in a label's scope matches at the level of its group here.
+        for group in groups_of_scope(scopes.groups.get(label, ())):
+            out[group].append(label)
+    if not out:
+        raise ValueError(
+            "no label has semantic groups to match (dataset.label_groups is empty); "
+            "give each label its UMLS groups, e.g. {Disease: [DISO]}"
+        )
+    return dict(out)
+
+
+def _kb_names(
+    settings: DictionarySettings, kb: KnowledgeBase, groups: set[str], counts: Counter[str]
+) -> dict[str, NameEntry]:
+    """Normalised name -> its concept, for names of exactly one group among `groups`.
+
+    With `entity_groups`, only those groups compete for a name: "pain" (a MeSH physiological
+    function and an HPO sign) is a DISO name, "APC" (gene and disease) is still ambiguous."""
+    entries: dict[str, NameEntry] = {}
+    shared: defaultdict[str, dict[str, str]] = defaultdict(dict)  # names of 2+ groups
+    for norm, concept_id, group in kb.iter_names():
+        seen = entries.get(norm)
+        if seen is None:
+            entries[norm] = NameEntry(concept_id, group)
+        elif seen.group != group:
+            shared[norm].setdefault(seen.group, seen.concept_id)
+            shared[norm].setdefault(group, concept_id)
+    competing = settings.entity_groups
+    for norm, held in shared.items():
+        rivals = [g for g in held if competing is None or g in competing]
+        if len(rivals) == 1:
+            entries[norm] = NameEntry(held[rivals[0]], rivals[0])
+        else:
+            del entries[norm]
+    counts["dictionary/cross_group_names_dropped"] = len(shared) - sum(
+        norm in entries for norm in shared
+    )
+    kept = {
+        norm: entry
+        for norm, entry in entries.items()
+        if entry.group in groups and _matchable(settings, norm)
+    }
+    counts["dictionary/names"] = len(kept)
+    return kept
+
+
+def _matchable(settings: DictionarySettings, norm: str) -> bool:
+    words = norm.split()
+    letters = sum(ch.isalpha() for ch in norm)
+    adjective = len(words) == 1 and norm.endswith(_ADJECTIVE_ENDINGS)
+    return (
+        letters >= settings.min_name_letters
+        and 0 < len(words) <= settings.max_name_tokens
+        and norm not in settings.exclude_names
+        and not adjective  # "genetic", "familial": KB qualifiers, not mentions
+    )
+
+
+def _sample_links(
+    sample: Sequence[Sentence], scopes: LabelScopes, linker: MentionLinker | None
+) -> list[_SampleMention]:
+    """Each gold mention of the sample with the concept it links to ("" if none)."""
+    linked: list[_SampleMention] = []
+    for sentence in sample:
+        for span in sentence.spans:
+            links: Sequence = []
+            if linker is not None:
+                groups = scopes.groups.get(span.label)
+                links = linker.link(sentence.span_text(span), span.concept_ids, groups)
+            concept_id = links[0].concept.concept_id if links else ""
+            linked.append(_SampleMention(sentence, span, concept_id))
+    return linked
+
+
+def _sample_names(
+    sample_links: Sequence[_SampleMention],
+    scopes: LabelScopes,
+    groups: set[str],
+    counts: Counter[str],
+) -> dict[str, NameEntry]:
+    """The sample's own mention texts as names (gold evidence: they pass every filter), in
+    the first semantic group of their label."""
+    added: dict[str, NameEntry] = {}
+    for mention in sample_links:
+        label = mention.span.label
+        label_groups = [g for g in groups_of_scope(scopes.groups.get(label, ())) if g in groups]
+        norm = normalise_name(mention.sentence.span_text(mention.span))
+        if label_groups and norm and scopes.relations.get(label) != []:
+            concept_id = mention.concept_id or f"sample:{norm}"
+            added[norm] = NameEntry(concept_id, label_groups[0], from_sample=True)
+    counts["dictionary/sample_names"] = len(added)
+    return added
+
+
+def _label_tree(
+    sample_links: Sequence[_SampleMention],
+    group_labels: dict[str, list[str]],
+    children: _ChildCounts,
+    settings: DictionarySettings,
+    seed: int,
+    counts: Counter[str],
+) -> LabelTree:
+    """The tree over the sample's mentions of labels that share a group with another."""
+    shared = {label for labels in group_labels.values() if len(labels) > 1 for label in labels}
+    features: list[tuple[float, ...]] = []
+    labels: list[str] = []
+    for mention in sample_links:
+        span = mention.span
+        if span.label not in shared:
+            continue
+        count = children(mention.concept_id) if mention.concept_id else 0
+        features.append(mention_features(mention.sentence.tokens, span.start, span.end, count))
+        labels.append(span.label)
+    counts["label_tree_mentions"] = len(labels)
+    tree = LabelTree(settings.tree_depth, seed)
+    tree.fit(features, labels)
+    return tree
+
+
+def _concepts_by_group(
+    sample_links: Sequence[_SampleMention], scopes: LabelScopes
+) -> dict[str, list[str]]:
+    """Semantic group -> the concepts the sample's gold mentions of its labels link to."""
+    out: defaultdict[str, list[str]] = defaultdict(list)
+    for mention in sample_links:
+        if mention.concept_id:
+            for group in groups_of_scope(scopes.groups.get(mention.span.label, ())):
+                out[group].append(mention.concept_id)
+    return dict(out)
+
+
+class _ChildCounts:
+    """How many is-a children a concept has, asked once per concept."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self._kb = kb
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, concept_id: str) -> int:
+        if concept_id not in self._counts:
+            self._counts[concept_id] = len(self._kb.children(concept_id))
+        return self._counts[concept_id]
+
+
+# -- short forms ---------------------------------------------------------------------------
+
+
+def _is_word(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)
+
+
+def _defined_short_forms(
+    tokens: Sequence[str], found: Sequence[_Match], strict: bool
+) -> dict[str, NameEntry]:
+    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst),
+    the short form's first letter that of a word of the long form (`strict`: and its letters
+    not all in later words of it). The parenthesis must close where it opened:
+    "calcium chloride ( CaCl ( 2 ) )" defines no "CaCl ( 2"."""
+    defined: dict[str, NameEntry] = {}
+    for match in found:
+        if match.short_form or match.end + 2 >= len(tokens) or tokens[match.end] != "(":
+            continue
+        close = _closing_parenthesis(tokens, match.end, limit=match.end + 6)
+        if close is None or close < match.end + 2:
+            continue
+        short = tokens[match.end + 1 : close]
+        short_text, long_text = "".join(short), " ".join(tokens[match.start : match.end])
+        if (
+            looks_like_abbreviation(short)
+            and starts_a_word(short_text, long_text)
+            and not (strict and _abbreviates_a_tail(short_text, long_text))
+        ):
+            defined[" ".join(short)] = match.entry
+    return defined
+
+
+def _abbreviates_a_tail(short: str, long_text: str) -> bool:
+    """Whether the short form's letters, found right to left as Schwartz & Hearst (2003) find
+    them, cover only later words of the matched name: "Deficiency of glucose - 6 - phosphate
+    dehydrogenase ( G6PD )" abbreviates the enzyme, not the disease. A short form they cannot
+    place ("Myotonic dystrophy ( DM )") is not a tail."""
+    start = _long_form_start(short, long_text.split(" "))
+    return start is not None and start > 0
+
+
+def _extended_to_long_forms(tokens: Sequence[str], found: Sequence[_Match]) -> list[_Match]:
+    """Matches right before "( SF )" that the short form says begin further left: "sodium
+    nitroprusside ( SNP )" matched "nitroprusside" only; the span becomes the long form."""
+    out: list[_Match] = []
+    previous_end = 0
+    for match in found:
+        close = None
+        if match.end + 2 < len(tokens) and tokens[match.end] == "(":
+            close = _closing_parenthesis(tokens, match.end, limit=match.end + 6)
+        short = tokens[match.end + 1 : close] if close else []
+        lowest = max(previous_end, match.start - _MAX_LONG_FORM_EXTENSION)
+        start = _long_form_start("".join(short), list(tokens[lowest : match.end]))
+        if short and looks_like_abbreviation(short) and start is not None:
+            new_start = lowest + start
+            if new_start < match.start and all(
+                t.isalpha() or t in _INNER_JOINERS for t in tokens[new_start : match.start]
+            ):
+                match = _Match(new_start, match.end, match.entry, match.short_form)
+        out.append(match)
+        previous_end = match.end
+    return out
+
+
+def _long_form_start(short: str, words: Sequence[str]) -> int | None:
+    """The index of the word where the short form's long form begins among `words` (which end
+    where it ends), found as Schwartz & Hearst (2003) do: its characters right to left, the
+    first one at the start of a word; None where they cannot be placed."""
+    text = " ".join(words).casefold()
+    at = len(text) - 1
+    for index in range(len(short) - 1, -1, -1):
+        char = short[index].casefold()
+        if not char.isalnum():
+            continue
+        while at >= 0 and (text[at] != char or (index == 0 and at > 0 and text[at - 1].isalnum())):
+            at -= 1
+        if at < 0:
+            return None
+        at -= 1
+    return text[: at + 1].count(" ")
+
+
+def _closing_parenthesis(tokens: Sequence[str], opening: int, limit: int) -> int | None:
+    """The index of the ")" that closes the "(" at `opening`, if it comes before `limit`."""
+    depth = 0
+    for i in range(opening, min(len(tokens), limit)):
+        depth += {"(": 1, ")": -1}.get(tokens[i], 0)
+        if depth == 0:
+            return i
+    return None
+
+
+def _short_form_matches(
+    tokens: Sequence[str], defined: dict[str, NameEntry], found: Sequence[_Match]
+) -> list[_Match]:
+    """Occurrences of the defined short forms (as written, case and all) outside `found`."""
+    taken = {i for match in found for i in range(match.start, match.end)}
+    added: list[_Match] = []
+    for short, entry in defined.items():
+        parts = short.split(" ")
+        for start in range(len(tokens) - len(parts) + 1):
+            end = start + len(parts)
+            if list(tokens[start:end]) != parts or taken & set(range(start, end)):
+                continue
+            added.append(_Match(start, end, entry, short_form=True))
+            taken |= set(range(start, end))
+    return added
