@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.tree import DecisionTreeClassifier
@@ -88,10 +89,24 @@ class DictionarySettings:
         object.__setattr__(self, "doubtful_branches", dict(self.doubtful_branches or {}))
         object.__setattr__(self, "min_class_children", dict(self.min_class_children or {}))
 
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (sets sorted), which `DictionarySettings(**...)` reads."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
     @classmethod
     def names(cls) -> frozenset[str]:
         """The settings' names, as a config spells them."""
         return frozenset(f.name for f in fields(cls))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, Mapping):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_json_value(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,36 @@ class LabelScopes:
     labels: Sequence[str]
     groups: Mapping[str, Sequence[str]]
     relations: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass
+class SampleEvidence:
+    """What the dictionary takes from the few-shot sample, without its sentences: the mention
+    texts as names (with `sample_names`), the concepts its mentions link to per semantic group
+    (the gate's evidence) and the label tree's training mentions. An exported dictionary keeps
+    this, never the sample's text."""
+
+    names: dict[str, NameEntry]
+    concepts: dict[str, list[str]]
+    tree_features: list[tuple[float, ...]]
+    tree_labels: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "names": {norm: asdict(entry) for norm, entry in self.names.items()},
+            "concepts": self.concepts,
+            "tree_features": [list(f) for f in self.tree_features],
+            "tree_labels": self.tree_labels,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SampleEvidence:
+        return cls(
+            {norm: NameEntry(**entry) for norm, entry in data["names"].items()},
+            {group: list(ids) for group, ids in data["concepts"].items()},
+            [tuple(f) for f in data["tree_features"]],
+            list(data["tree_labels"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -196,6 +241,7 @@ class NameDictionary:
         self._gate = gate
         self._children = _ChildCounts(kb)
         self._kb_words: dict[tuple[str, str], bool] = {}
+        self.evidence: SampleEvidence | None = None
 
     @classmethod
     def build(
@@ -211,19 +257,31 @@ class NameDictionary:
         """The dictionary the KB and the sample make; `counts` gathers its statistics
         (`dictionary/names`, `label_tree_mentions`, ...)."""
         counts = Counter() if counts is None else counts
+        evidence = sample_evidence(settings, kb, linker, sample, scopes, counts)
+        return cls.from_evidence(settings, kb, scopes, evidence, seed, counts)
+
+    @classmethod
+    def from_evidence(
+        cls,
+        settings: DictionarySettings,
+        kb: KnowledgeBase,
+        scopes: LabelScopes,
+        evidence: SampleEvidence,
+        seed: int,
+        counts: Counter[str] | None = None,
+    ) -> NameDictionary:
+        """The dictionary from the KB and what was kept of the sample (an exported one)."""
+        counts = Counter() if counts is None else counts
         group_labels = _group_labels(scopes)
-        names = _kb_names(settings, kb, set(group_labels), counts)
-        sample_links = _sample_links(sample, scopes, linker)
-        if settings.sample_names:
-            names |= _sample_names(sample_links, scopes, set(group_labels), counts)
-        tree = _label_tree(sample_links, group_labels, _ChildCounts(kb), settings, seed, counts)
+        names = _kb_names(settings, kb, set(group_labels), counts) | evidence.names
+        tree = LabelTree(settings.tree_depth, seed)
+        tree.fit(evidence.tree_features, evidence.tree_labels)
         gate = ConceptGate(
-            kb,
-            _concepts_by_group(sample_links, scopes),
-            settings.doubtful_branches,
-            settings.min_class_children,
+            kb, evidence.concepts, settings.doubtful_branches, settings.min_class_children
         )
-        return cls(settings, kb, names, group_labels, tree, gate)
+        dictionary = cls(settings, kb, names, group_labels, tree, gate)
+        dictionary.evidence = evidence
+        return dictionary
 
     def tag(
         self, sentences: Sequence[Sentence], counts: Counter[str] | None = None
@@ -348,6 +406,22 @@ class NameDictionary:
 # -- building ------------------------------------------------------------------------------
 
 
+def sample_evidence(
+    settings: DictionarySettings,
+    kb: KnowledgeBase,
+    linker: MentionLinker | None,
+    sample: Sequence[Sentence],
+    scopes: LabelScopes,
+    counts: Counter[str],
+) -> SampleEvidence:
+    """What the dictionary takes from the sample's gold mentions, once linked."""
+    group_labels = _group_labels(scopes)
+    links = _sample_links(sample, scopes, linker)
+    names = _sample_names(links, scopes, set(group_labels), counts) if settings.sample_names else {}
+    features, labels = _tree_mentions(links, group_labels, _ChildCounts(kb), counts)
+    return SampleEvidence(names, _concepts_by_group(links, scopes), features, labels)
+
+
 def _group_labels(scopes: LabelScopes) -> dict[str, list[str]]:
     """Semantic group -> the labels a name of it may take, in the dataset's label order."""
     out: defaultdict[str, list[str]] = defaultdict(list)
@@ -448,15 +522,14 @@ def _sample_names(
     return added
 
 
-def _label_tree(
+def _tree_mentions(
     sample_links: Sequence[_SampleMention],
     group_labels: dict[str, list[str]],
     children: _ChildCounts,
-    settings: DictionarySettings,
-    seed: int,
     counts: Counter[str],
-) -> LabelTree:
-    """The tree over the sample's mentions of labels that share a group with another."""
+) -> tuple[list[tuple[float, ...]], list[str]]:
+    """The label tree's training mentions: the sample's mentions of labels that share a group
+    with another, as features, and their labels."""
     shared = {label for labels in group_labels.values() if len(labels) > 1 for label in labels}
     features: list[tuple[float, ...]] = []
     labels: list[str] = []
@@ -468,9 +541,7 @@ def _label_tree(
         features.append(mention_features(mention.sentence.tokens, span.start, span.end, count))
         labels.append(span.label)
     counts["label_tree_mentions"] = len(labels)
-    tree = LabelTree(settings.tree_depth, seed)
-    tree.fit(features, labels)
-    return tree
+    return features, labels
 
 
 def _concepts_by_group(

@@ -10,24 +10,42 @@ same settings, so its row says how far a tagger trained on those labels gets bey
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from hilgen.data.iob import spans_to_tags
 from hilgen.data.types import Sentence
 from hilgen.errors import UserError
-from hilgen.kb.name_dictionary import DictionarySettings, LabelScopes, NameDictionary
+from hilgen.kb.base import KnowledgeBase
+from hilgen.kb.name_dictionary import (
+    DictionarySettings,
+    LabelScopes,
+    NameDictionary,
+    SampleEvidence,
+)
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
 
 log = logging.getLogger(__name__)
 
 
+# The keys of conf/kb configs that name directories.
+KB_DIRECTORIES = ("data_dir", "meta_dir")
+
+
 class DictionaryConfigError(UserError, ValueError):
     """model=dictionary has no dictionary settings or label scopes to build from."""
+
+
+class DictionaryKBError(UserError, RuntimeError):
+    """An exported dictionary cannot open the knowledge base it was built from."""
 
 
 def dictionary_settings(augmenter: Mapping[str, Any]) -> tuple[DictionarySettings, int | None]:
@@ -73,6 +91,8 @@ class DictionaryTagger(Tagger):
         self._kb_config = kb
         self._linker_config = linker
         self._dictionary: NameDictionary | None = None
+        self._scopes: LabelScopes | None = None
+        self._kb_version = ""
         self.prediction_stats: Counter[str] = Counter()
 
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
@@ -84,13 +104,18 @@ class DictionaryTagger(Tagger):
                 "when its augmenter reads the KB: use augmenter=kb_dictionary or "
                 "experiment=best_distant"
             )
-        kb = instantiate(self._kb_config)
+        kb: KnowledgeBase = instantiate(self._kb_config)
         linker = instantiate(self._linker_config, kb=kb)
-        scopes = LabelScopes(self.labels, data.label_groups, data.label_relations)
+        self._scopes = LabelScopes(
+            self.labels,
+            {label: list(scope) for label, scope in data.label_groups.items()},
+            {label: list(kept) for label, kept in data.label_relations.items()},
+        )
         counts: Counter[str] = Counter()
         self._dictionary = NameDictionary.build(
-            self.settings, kb, linker, data.gold, scopes, self.seed, counts
+            self.settings, kb, linker, data.gold, self._scopes, self.seed, counts
         )
+        self._kb_version = kb.version
         return dict(counts)
 
     def predict(self, sentences: Sequence[Sentence]) -> list[list[str]]:
@@ -103,3 +128,63 @@ class DictionaryTagger(Tagger):
         return [
             spans_to_tags(len(s.tokens), spans) for s, spans in zip(sentences, found, strict=True)
         ]
+
+    EXPORT_FILE = "dictionary.json"
+
+    def export(self, directory: Path) -> None:
+        """`dictionary.json`: the settings, the label scopes, what the sample gave (mention
+        texts, linked concepts, the label tree's mentions; never its sentences) and the KB's
+        config (its directories absolute) and version. The KB itself is not copied: loading
+        opens it where it was, and says how to build it where it is missing."""
+        if self._dictionary is None or self._scopes is None or self._dictionary.evidence is None:
+            raise RuntimeError("DictionaryTagger.export before fit")
+        kb_config = self._kb_config
+        if isinstance(kb_config, DictConfig):
+            kb_config = OmegaConf.to_container(kb_config, resolve=True)
+        kb_config = {  # the KB's directories as absolute paths: loading may run elsewhere
+            key: str(Path(value).resolve()) if key in KB_DIRECTORIES and value else value
+            for key, value in dict(kb_config).items()
+        }
+        settings = {
+            "labels": self.labels,
+            "settings": self.settings.to_json(),
+            "seed": self.seed,
+            "label_groups": self._scopes.groups,
+            "label_relations": self._scopes.relations,
+            "evidence": self._dictionary.evidence.to_json(),
+            "kb": {"config": kb_config, "version": self._kb_version},
+        }
+        (directory / self.EXPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+
+    @classmethod
+    def from_export(cls, directory: Path) -> DictionaryTagger:
+        """The dictionary `export` wrote, built again from the same KB (same version)."""
+        stored = json.loads((directory / cls.EXPORT_FILE).read_text())
+        kb_config, version = stored["kb"]["config"], stored["kb"]["version"]
+        tagger = cls(stored["labels"], kb_config, {}, stored["settings"], stored["seed"])
+        if "build_if_missing" in kb_config:  # loading a model never builds a KB unasked
+            kb_config = {**kb_config, "build_if_missing": False}
+        try:
+            kb: KnowledgeBase = instantiate(kb_config)
+        except InstantiationException as error:
+            if not isinstance(error.__cause__, UserError | OSError):
+                raise
+            raise DictionaryKBError(
+                f"{directory}: this dictionary model tags with the knowledge base {version}: "
+                f"{error.__cause__}"
+            ) from None
+        if kb.version != version:
+            raise DictionaryKBError(
+                f"{directory}: this dictionary model was built from the knowledge base {version}, "
+                f"but {kb_config} opens {kb.version}; build {version} (python -m hilgen.kb "
+                "build) or train the model again"
+            )
+        tagger._scopes = LabelScopes(
+            stored["labels"], stored["label_groups"], stored["label_relations"]
+        )
+        tagger._kb_version = version
+        evidence = SampleEvidence.from_json(stored["evidence"])
+        tagger._dictionary = NameDictionary.from_evidence(
+            tagger.settings, kb, tagger._scopes, evidence, tagger.seed
+        )
+        return tagger

@@ -20,9 +20,14 @@ from hilgen.models.base import Tagger, TrainerFactory, TrainingData
 from hilgen.models.bert_tagger import BertTagger
 from hilgen.models.combine import CombinationRule, Intersection, Union, Vote
 from hilgen.models.dann import DannTagger
+from hilgen.models.dictionary_tagger import DictionaryTagger
 
 ENSEMBLE_FILE = "ensemble.json"
-MEMBER_KINDS: dict[str, type[Tagger]] = {"bert": BertTagger, "dann": DannTagger}
+MEMBER_KINDS: dict[str, type[Tagger]] = {
+    "bert": BertTagger,
+    "dann": DannTagger,
+    "dictionary": DictionaryTagger,
+}
 
 
 def rule_settings(rule: CombinationRule) -> dict[str, Any]:

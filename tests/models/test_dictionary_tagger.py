@@ -1,0 +1,96 @@
+"""model=dictionary: the name dictionary as a tagger, fitted from the real configs on the
+fixture KB, exported without the sample's sentences and loaded back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from hilgen.data.tokenize import tokenize
+from hilgen.data.types import Sentence, Span
+from hilgen.inference.export import export_tagger, kind_of, load_exported
+from hilgen.models.base import TrainingData
+from hilgen.models.dictionary_tagger import (
+    DictionaryConfigError,
+    DictionaryKBError,
+    DictionaryTagger,
+)
+from tests.augment.test_substitution import breast_lithium
+from tests.conftest import CONF
+from tests.helpers.kb_fixture import LABEL_GROUPS
+
+KB = {"_target_": "tests.helpers.kb_fixture.demo_kb"}
+LINKER = {"_target_": "tests.helpers.kb_fixture.FixtureLinker"}
+LABELS = ["Disease", "Chemical"]
+TEXT = [
+    Sentence("t:0", tokenize("Lung cancer ( LC ) was treated with lithium carbonate ."), [], "t"),
+    Sentence("t:1", tokenize("LC recurred ."), [], "t"),
+    Sentence("u:0", tokenize("LC is a word here ."), [], "u"),
+]
+
+
+def augmenter_config(name: str) -> dict:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"augmenter={name}"])
+    return dict(cfg.augmenter)
+
+
+def fitted(augmenter: str = "kb_dictionary") -> DictionaryTagger:
+    tagger = DictionaryTagger(LABELS, KB, LINKER, augmenter_config(augmenter), seed=1)
+    summary = tagger.fit(TrainingData([breast_lithium()], label_groups=LABEL_GROUPS), None)
+    assert summary["dictionary/names"] > 0
+    return tagger
+
+
+def test_the_dictionary_tags_names_and_the_short_forms_their_document_defines() -> None:
+    tagger = fitted()
+    assert tagger.predict(TEXT) == [
+        ["B-Disease", "I-Disease", "O", "B-Disease", "O", "O", "O", "O"]
+        + ["B-Chemical", "I-Chemical", "O"],
+        ["B-Disease", "O", "O"],
+        ["O"] * 6,  # another document defines no LC
+    ]
+    assert tagger.prediction_stats["entities"] == 4
+    assert not tagger.trains
+
+
+def test_an_exported_dictionary_tags_the_same_and_keeps_no_sample_sentence(
+    tmp_path: Path,
+) -> None:
+    tagger = fitted("hilgen_dictionary")  # the dictionary part of a pooled augmenter
+    assert kind_of(tagger) == "dictionary"
+    export_tagger(tagger, tmp_path / "model", LABEL_GROUPS, "fixture")
+    stored = (tmp_path / "model" / DictionaryTagger.EXPORT_FILE).read_text()
+    assert "Women with" not in stored and "treated" not in stored
+    loaded, card = load_exported(tmp_path / "model")
+    assert card.kind == "dictionary" and card.labels == LABELS
+    assert loaded.predict(TEXT) == tagger.predict(TEXT)
+
+    settings = json.loads(stored)
+    settings["kb"]["version"] = "another-kb"
+    (tmp_path / "model" / DictionaryTagger.EXPORT_FILE).write_text(json.dumps(settings))
+    with pytest.raises(DictionaryKBError, match="built from the knowledge base another-kb"):
+        DictionaryTagger.from_export(tmp_path / "model")
+    # a KB that is not there is named with the command that builds it, and never built unasked
+    settings["kb"]["config"] = {
+        "_target_": "hilgen.kb.open_builder.load_open_kb",
+        "data_dir": str(tmp_path / "elsewhere"),
+        "build_if_missing": True,
+    }
+    (tmp_path / "model" / DictionaryTagger.EXPORT_FILE).write_text(json.dumps(settings))
+    with pytest.raises(DictionaryKBError, match="python -m hilgen.kb build --data-dir"):
+        DictionaryTagger.from_export(tmp_path / "model")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_without_dictionary_settings_or_label_scopes_it_says_what_to_use() -> None:
+    with pytest.raises(DictionaryConfigError, match="use augmenter=kb_dictionary"):
+        DictionaryTagger(LABELS, KB, LINKER, augmenter_config("umls_synonyms"))
+    tagger = DictionaryTagger(LABELS, KB, LINKER, augmenter_config("kb_dictionary"))
+    with pytest.raises(DictionaryConfigError, match="semantic groups"):
+        tagger.fit(TrainingData([Sentence("s", ["x"], [Span(0, 1, "Disease")])]), None)
