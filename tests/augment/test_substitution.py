@@ -715,3 +715,24 @@ def test_lone_short_forms_take_initials_and_negatives_stay_outside() -> None:
     assert [pair_negative.sentence.span_text(s) for s in pair_negative.sentence.spans] == [
         "lithium"
     ]
+
+
+def test_a_short_form_under_another_label_is_not_the_long_forms() -> None:
+    """The text "Breast Cancer ( BC )" twice in one sentence, as Disease and as Chemical (found
+    by Hypothesis): the Chemical "BC" follows its own long form, so no Disease name renames it."""
+    tokens = tokenize("Breast Cancer ( BC ) Breast Cancer ( BC ) .")
+    spans = [
+        Span(0, 2, "Disease"),
+        Span(3, 4, "Disease"),
+        Span(5, 7, "Chemical"),
+        Span(8, 9, "Chemical"),
+    ]
+    augmenter = KBSubstitutionAugmenter(["synonym"], abbreviations=True, mentions_swapped="one")
+    synthetic = augmenter.generate([Sentence("s0", tokens, spans, "")], context(seed=0))
+    assert synthetic.sentences
+    for item in synthetic:
+        for replacement in item.replacements:
+            if replacement.relation != "sample_mention":
+                concept = KB.concept(replacement.replacement_concept_id)
+                assert concept is not None
+                assert concept.semantic_group in LABEL_GROUPS[replacement.label]

@@ -58,12 +58,13 @@ def as_initials(candidate: Candidate) -> Candidate:
 
 def mark_short_forms(mentions: Sequence[SampleMention], counts: Counter[str]) -> None:
     """Marks short-form mentions and links each "long form ( SF )" pair of a sentence; every
-    other mention of the sentence with the defined short form's text is that long form's too."""
-    same_text: defaultdict[tuple[int, str], list[SampleMention]] = defaultdict(list)
+    other mention of the sentence with the defined short form's text and label is that long
+    form's too (the same letters under another label are another entity)."""
+    same_text: defaultdict[tuple[int, str, str], list[SampleMention]] = defaultdict(list)
     for mention in mentions:
         tokens = mention.sentence.tokens[mention.span.start : mention.span.end]
         mention.abbreviated = looks_like_abbreviation(tokens)
-        same_text[id(mention.sentence), mention.text].append(mention)
+        same_text[id(mention.sentence), mention.text, mention.span.label].append(mention)
     for previous, mention in zip(mentions, mentions[1:], strict=False):
         tokens = mention.sentence.tokens
         start, end = mention.span.start, mention.span.end
@@ -79,7 +80,7 @@ def mark_short_forms(mentions: Sequence[SampleMention], counts: Counter[str]) ->
         )
         if not defines:
             continue
-        for short_form in same_text[id(mention.sentence), mention.text]:
+        for short_form in same_text[id(mention.sentence), mention.text, mention.span.label]:
             if short_form.long_form is None:
                 short_form.long_form = previous
                 previous.short_forms.append(short_form)
