@@ -76,6 +76,7 @@ class DictionarySettings:
     sample_names: bool = False
     strict_short_forms: bool = False
     short_kb_words: bool = False
+    coordinations: bool = False
 
     def __post_init__(self) -> None:
         if self.max_name_tokens < 1 or self.tree_depth < 1:
@@ -176,6 +177,7 @@ class _Match:
     end: int
     entry: NameEntry
     short_form: bool = False
+    coordinated: bool = False
 
 
 def mention_features(
@@ -232,10 +234,12 @@ class NameDictionary:
         group_labels: dict[str, list[str]],
         tree: LabelTree,
         gate: ConceptGate,
+        composite_labels: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.names = names
         self.group_labels = group_labels
+        self.composite_labels = dict(composite_labels or {})
         self._kb = kb
         self._tree = tree
         self._gate = gate
@@ -279,7 +283,7 @@ class NameDictionary:
         gate = ConceptGate(
             kb, evidence.concepts, settings.doubtful_branches, settings.min_class_children
         )
-        dictionary = cls(settings, kb, names, group_labels, tree, gate)
+        dictionary = cls(settings, kb, names, group_labels, tree, gate, _composite_labels(scopes))
         dictionary.evidence = evidence
         return dictionary
 
@@ -297,7 +301,9 @@ class NameDictionary:
     def _span(self, sentence: Sentence, match: _Match) -> Span:
         candidates = self.group_labels[match.entry.group]
         label = candidates[0]
-        if len(candidates) > 1:
+        if match.coordinated and match.entry.group in self.composite_labels:
+            label = self.composite_labels[match.entry.group]
+        elif len(candidates) > 1:
             count = self._children(match.entry.concept_id)
             features = mention_features(sentence.tokens, match.start, match.end, count)
             label = self._tree.choose(features, candidates)
@@ -309,6 +315,14 @@ class NameDictionary:
         """Each sentence's matches: longest names first, then short forms its document defines."""
         matches = [self._longest_matches(s.tokens) for s in sentences]
         counts["dictionary/name_matches"] += sum(len(found) for found in matches)
+        if self.settings.coordinations:
+            matches = [
+                self._coordinated(s.tokens, found)
+                for s, found in zip(sentences, matches, strict=True)
+            ]
+            counts["dictionary/coordinations"] += sum(
+                m.coordinated for found in matches for m in found
+            )
         if not self.settings.short_forms:
             return matches
         by_document: defaultdict[str, list[int]] = defaultdict(list)
@@ -329,6 +343,33 @@ class NameDictionary:
                 counts["dictionary/short_form_matches"] += len(added)
                 matches[index] = sorted(found + added, key=lambda m: m.start)
         return matches
+
+    def _coordinated(self, tokens: Sequence[str], found: Sequence[_Match]) -> list[_Match]:
+        """Matches that end a coordination of names sharing their head, widened to take it
+        in: "breast and ovarian cancer" (one mention, as NCBI-Disease and BC5CDR annotate it)
+        where "ovarian cancer" matched and "breast cancer" is a name of the same group; also
+        "or", "and / or" and "/", and lists ("prostatic , skin and lung cancer")."""
+        out: list[_Match] = []
+        previous_end = 0
+        for match in found:
+            head = list(tokens[match.start + 1 : match.end])
+            start = match.start
+            while head and start > previous_end:
+                joiner = _joiner_before(tokens, start, previous_end, first=start == match.start)
+                if joiner is None:
+                    break
+                word = start - joiner - 1
+                if word < previous_end or not tokens[word].isalnum():
+                    break
+                entry = self._lookup([tokens[word], *head])
+                if entry is None or entry.group != match.entry.group:
+                    break
+                start = word
+            if start < match.start:
+                match = _Match(start, match.end, match.entry, match.short_form, coordinated=True)
+            out.append(match)
+            previous_end = match.end
+        return out
 
     def _longest_matches(self, tokens: Sequence[str]) -> list[_Match]:
         found: list[_Match] = []
@@ -420,6 +461,33 @@ def sample_evidence(
     names = _sample_names(links, scopes, set(group_labels), counts) if settings.sample_names else {}
     features, labels = _tree_mentions(links, group_labels, _ChildCounts(kb), counts)
     return SampleEvidence(names, _concepts_by_group(links, scopes), features, labels)
+
+
+# What joins coordinated names before the last one: "and", "or", "and / or", "/"; a comma
+# joins the earlier items of a list.
+_LAST_JOINERS = (("and", "/", "or"), ("and",), ("or",), ("/",))
+_LIST_JOINERS = ((",",),)
+
+
+def _joiner_before(tokens: Sequence[str], start: int, lowest: int, first: bool) -> int | None:
+    """The number of tokens of the coordinating words right before `start` (the last item's
+    joiner when `first`, else a list's comma), None if there are none."""
+    for joiner in _LAST_JOINERS if first else _LIST_JOINERS + _LAST_JOINERS:
+        begin = start - len(joiner)
+        if begin > lowest and tuple(t.casefold() for t in tokens[begin:start]) == joiner:
+            return len(joiner)
+    return None
+
+
+def _composite_labels(scopes: LabelScopes) -> dict[str, str]:
+    """Semantic group -> the one label of its groups that keeps no KB relation (NCBI-Disease's
+    CompositeMention): a coordination of names is such a mention, never a single name."""
+    found: defaultdict[str, list[str]] = defaultdict(list)
+    for label in scopes.labels:
+        if scopes.relations.get(label, None) == []:
+            for group in groups_of_scope(scopes.groups.get(label, ())):
+                found[group].append(label)
+    return {group: labels[0] for group, labels in found.items() if len(labels) == 1}
 
 
 def _group_labels(scopes: LabelScopes) -> dict[str, list[str]]:

@@ -391,3 +391,32 @@ def test_the_concept_gate_asks_no_children_without_a_class_limit() -> None:
 
     gate = ConceptGate(NoChildren(), {"CHEM": ["c1"]}, {}, {})  # type: ignore[arg-type]
     assert gate.allows("c2", "CHEM")
+
+
+def test_coordinated_names_sharing_a_head_are_one_mention() -> None:
+    """The text "breast and ovarian cancer" is one mention with `coordinations` (as NCBI-Disease
+    and BC5CDR annotate it), labelled as the label that keeps no KB relation where there is
+    one."""
+    pool = [
+        unlabelled("c:0", "Women with breast and ovarian cancer or lung cancer were seen ."),
+        unlabelled("c:1", "Women with breast , lung and / or ovarian cancer were seen ."),
+        unlabelled("c:2", "Patients with lithium and ovarian cancer were seen ."),
+    ]
+    plain = tagged(KBDictionaryAugmenter().generate([], context(pool)))
+    assert plain["c:0"] == [("ovarian cancer", "Disease"), ("lung cancer", "Disease")]
+    joined = tagged(KBDictionaryAugmenter(coordinations=True).generate([], context(pool)))
+    assert joined["c:0"] == [("breast and ovarian cancer", "Disease"), ("lung cancer", "Disease")]
+    assert joined["c:1"] == [("breast , lung and / or ovarian cancer", "Disease")]
+    # "lithium cancer" is no name: the chemical stays apart
+    assert joined["c:2"] == [("lithium", "Chemical"), ("ovarian cancer", "Disease")]
+    composite = context(
+        pool,
+        labels=["Disease", "Composite", "Chemical"],
+        label_groups={**LABEL_GROUPS, "Composite": ["DISO"]},
+        label_relations={"Composite": []},
+    )
+    labelled = tagged(KBDictionaryAugmenter(coordinations=True).generate([], composite))
+    assert labelled["c:0"] == [
+        ("breast and ovarian cancer", "Composite"),
+        ("lung cancer", "Disease"),
+    ]
