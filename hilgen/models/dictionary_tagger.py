@@ -11,7 +11,6 @@ same settings, so its row says how far a tagger trained on those labels gets bey
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,9 +31,6 @@ from hilgen.kb.name_dictionary import (
     SampleEvidence,
 )
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
-
-log = logging.getLogger(__name__)
-
 
 # The keys of conf/kb configs that name directories.
 KB_DIRECTORIES = ("data_dir", "meta_dir")
