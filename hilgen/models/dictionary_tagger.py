@@ -44,14 +44,19 @@ class DictionaryKBError(UserError, RuntimeError):
     """An exported dictionary cannot open the knowledge base it was built from."""
 
 
+# What marks an augmenter config as a name dictionary's (kb_dictionary.yaml holds them all).
+_DICTIONARY_KEYS = frozenset({"min_name_letters", "max_name_tokens", "tree_depth"})
+
+
 def dictionary_settings(augmenter: Mapping[str, Any]) -> tuple[DictionarySettings, int | None]:
     """The dictionary settings in an augmenter's config (kb_dictionary's own, or its part in a
-    pooled augmenter such as hilgen_dictionary) and its `seed`."""
+    pooled augmenter such as hilgen_dictionary) and its `seed`; a setting it does not name
+    (an export from before the setting existed) takes `DictionarySettings`'s default."""
     parts = augmenter.get("parts") or {}
     for config in (augmenter, *parts.values()):
-        if DictionarySettings.names() <= set(config):
-            settings = {name: config[name] for name in DictionarySettings.names()}
-            return DictionarySettings(**settings), config.get("seed")
+        if set(config) >= _DICTIONARY_KEYS:
+            names = DictionarySettings.names() & set(config)
+            return DictionarySettings(**{name: config[name] for name in names}), config.get("seed")
     raise DictionaryConfigError(
         f"model=dictionary tags with the kb_dictionary augmenter's settings, and augmenter "
         f"{augmenter.get('name', '?')!r} has none: use augmenter=kb_dictionary or "

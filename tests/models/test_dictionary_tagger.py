@@ -72,6 +72,9 @@ def test_an_exported_dictionary_tags_the_same_and_keeps_no_sample_sentence(
     assert loaded.predict(TEXT) == tagger.predict(TEXT)
 
     settings = json.loads(stored)
+    del settings["settings"]["coordinations"]  # an export from before the setting existed
+    (tmp_path / "model" / DictionaryTagger.EXPORT_FILE).write_text(json.dumps(settings))
+    assert DictionaryTagger.from_export(tmp_path / "model").predict(TEXT) == tagger.predict(TEXT)
     settings["kb"]["version"] = "another-kb"
     (tmp_path / "model" / DictionaryTagger.EXPORT_FILE).write_text(json.dumps(settings))
     with pytest.raises(DictionaryKBError, match="built from the knowledge base another-kb"):
