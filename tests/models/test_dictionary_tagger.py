@@ -12,13 +12,15 @@ from hydra.core.global_hydra import GlobalHydra
 
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
-from hilgen.inference.export import export_tagger, kind_of, load_exported
+from hilgen.inference.export import export_ensemble, export_tagger, kind_of, load_exported
 from hilgen.models.base import TrainingData
+from hilgen.models.combine import Intersection
 from hilgen.models.dictionary_tagger import (
     DictionaryConfigError,
     DictionaryKBError,
     DictionaryTagger,
 )
+from hilgen.models.ensemble_tagger import EnsembleTagger
 from tests.augment.test_substitution import breast_lithium
 from tests.conftest import CONF
 from tests.helpers.kb_fixture import LABEL_GROUPS
@@ -97,3 +99,17 @@ def test_without_dictionary_settings_or_label_scopes_it_says_what_to_use() -> No
     tagger = DictionaryTagger(LABELS, KB, LINKER, augmenter_config("kb_dictionary"))
     with pytest.raises(DictionaryConfigError, match="semantic groups"):
         tagger.fit(TrainingData([Sentence("s", ["x"], [Span(0, 1, "Disease")])]), None)
+
+
+def test_an_ensemble_model_may_hold_dictionaries(tmp_path: Path) -> None:
+    """ensemble.py logs an ensemble of a dictionary run and another run as one model."""
+    members = [fitted(), fitted("hilgen_dictionary")]
+    for index, member in enumerate(members):
+        export_tagger(member, tmp_path / f"m{index}", LABEL_GROUPS, "fixture")
+    export_ensemble(
+        tmp_path / "ensemble", [tmp_path / "m0", tmp_path / "m1"], Intersection(), [1.0, 1.0]
+    )
+    loaded, card = load_exported(tmp_path / "ensemble")
+    assert card.kind == "ensemble" and isinstance(loaded, EnsembleTagger)
+    expected = EnsembleTagger(members, Intersection(), [1.0, 1.0]).predict(TEXT)
+    assert loaded.predict(TEXT) == expected == members[0].predict(TEXT)
