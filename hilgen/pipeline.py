@@ -24,11 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from hilgen.augment.base import (
     AugmentContext,
     Augmenter,
-    AugmenterConfigError,
     AugmenterFailedError,
     SyntheticSet,
 )
-from hilgen.augment.dictionary import KBDictionaryAugmenter
 from hilgen.augment.generation import GenerationKey, generate_cached, generator_code_version
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
@@ -562,65 +560,6 @@ def tagged_train_sentences(data: FewShotData, synthetic: SyntheticSet) -> list[T
     ]
 
 
-def held_out_labeller(cfg: DictConfig) -> KBDictionaryAugmenter | None:
-    """The augmenter that tags `labeller_splits` (None when there are none), checked before
-    any synthetic set is made: only a text-tagging augmenter, only held-out splits."""
-    splits = list(cfg.labeller_splits)
-    if not splits:
-        return None
-    if unknown := [split for split in splits if split not in ("dev", "test")]:
-        raise AugmenterConfigError(
-            f"labeller_splits: {unknown} are not held-out splits; choose from ['dev', 'test'] "
-            "(the train split's labels are scored anyway)"
-        )
-    augmenter = instantiate(cfg.augmenter)
-    if not isinstance(augmenter, KBDictionaryAugmenter):
-        raise AugmenterConfigError(
-            f"labeller_splits={splits}: augmenter {augmenter.name} does not tag given text; "
-            "use augmenter=kb_dictionary (or experiment=best_distant), or labeller_splits=[]"
-        )
-    return augmenter
-
-
-def labeller_on_held_out(
-    cfg: DictConfig, data: FewShotData, labeller: KBDictionaryAugmenter
-) -> dict[str, Scores]:
-    """The distant labeller itself as a tagger: the text of each split in `labeller_splits`
-    (dev, test: the sentences a trained tagger is scored on), its labels removed, tagged in one
-    pass with the dictionary the sample and the KB make, and scored against those labels. What
-    the dictionary alone scores on text no training sentence came from (AutoNER's "dictionary
-    match" row): a reference line that chooses nothing."""
-    splits = {
-        "dev": first(data.corpus.dev, cfg.limit_test_sentences),
-        "test": data.test,
-    }
-    held_out = {split: splits[split] for split in cfg.labeller_splits}
-    # ids and documents prefixed by split, so the two splits' ids cannot meet in one pool
-    text = [
-        Sentence(f"{split}:{s.sentence_id}", list(s.tokens), [], f"{split}:{s.doc_id}")
-        for split, gold in held_out.items()
-        for s in gold
-    ]
-    kb = instantiate(cfg.kb)
-    linker = instantiate(cfg.linker, kb=kb)
-    context = augment_context(data, kb, linker, cfg.seed, text)
-    tagged = {
-        s.source_sentence_id: s.sentence.tags
-        for s in labeller.tag_text(data.sample.sentences, context, text)
-    }
-    return {
-        f"labeller_{split}": score_predictions(
-            [
-                TaggedPrediction(
-                    s.sentence_id, s.tokens, s.tags, tagged[f"{split}:{s.sentence_id}"]
-                )
-                for s in gold
-            ]
-        )
-        for split, gold in held_out.items()
-    }
-
-
 def generate(cfg: DictConfig) -> SyntheticSet:
     """Write the synthetic set for one (dataset, seed, augmenter) as JSONL and CoNLL and log it."""
     output_dir = Path(cfg.paths.output_dir)
@@ -629,7 +568,6 @@ def generate(cfg: DictConfig) -> SyntheticSet:
     tracker, parent = open_tracking(cfg, tags)
     with tracker.run(run_name(tags, "generate"), tags, parent_run_id=parent):
         tracker.log_config(cfg)
-        labeller = held_out_labeller(cfg)  # a bad setting fails before any work
         log_few_shot_data(cfg, tracker, data, output_dir)
         synthetic, cache_file = logged_synthetic(cfg, data, tracker, output_dir)
         # how good automatic labels are: tagged train sentences against their own gold tags
@@ -644,9 +582,6 @@ def generate(cfg: DictConfig) -> SyntheticSet:
                 table = errors_table(errors, cfg.label_errors)
                 atomic_write_text(output_dir / "label_errors.md", table + "\n")
                 tracker.log_artifact(output_dir / "label_errors.md")
-        held_out = labeller_on_held_out(cfg, data, labeller) if labeller else {}
-        for split, split_scores in held_out.items():
-            tracker.log_metrics(split_scores.as_metrics(split))
         agreement: dict[str, TeacherAgreement] = {}
         if cfg.teacher_check and not len(synthetic):
             log.warning("teacher_check: the synthetic set is empty, there is nothing to check")
@@ -663,9 +598,6 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         if errors is not None and cfg.label_errors:
             print(f"\nTheir commonest errors ({output_dir / 'label_errors.md'}):")
             print(errors_table(errors, cfg.label_errors))
-    if held_out:
-        print("\nThe same labeller as a tagger on held-out text (labels never read):")
-        print(scores_table(held_out))
     if agreement:
         print(f"\n{tags['model']} trained on the gold sample alone, on the synthetic set:")
         print(agreement_table(agreement))

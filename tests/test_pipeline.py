@@ -16,7 +16,7 @@ from hydra.errors import InstantiationException
 from mlflow.tracking import MlflowClient
 
 from hilgen import pipeline
-from hilgen.augment.base import AugmenterConfigError
+from hilgen.augment.base import SyntheticSet
 from hilgen.data.sampling import KShotSample
 from hilgen.data.types import Corpus, Sentence, Span
 from hilgen.errors import UserError
@@ -332,69 +332,47 @@ def test_dictionary_generation_tags_train_sentences_outside_the_sample(
     assert run.data.metrics["train_labels_f1"] == pytest.approx(expected.f1)
 
 
-def test_the_dictionary_is_scored_as_a_tagger_on_held_out_text(
+def test_the_dictionary_model_tags_as_the_distant_labels_were_made(
     tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, capsys
 ) -> None:
-    """labeller_splits: kb_dictionary tags the dev and test sentences a trained tagger is
-    scored on (labels removed; `limit_test_sentences` of each) and is scored on all of them;
-    other augmenters and other splits are configuration errors."""
+    """model=dictionary is kb_dictionary's labeller as a train.py model: on the train sentences
+    the distant labels came from it gives exactly those labels; its run logs its predictions
+    and dictionary statistics; without kb_dictionary's settings it fails before any synthetic
+    set is made, naming the fix."""
     overrides = [
         o
         for o in fixture_kb_generation(tmp_path, tmp_tracking, "kb_dictionary")
         if "min_linked_share" not in o  # a substitution setting
-    ]
-    cfg = compose_train(
-        [*overrides, "labeller_splits=[dev,test]", "limit_test_sentences=300"],
-        config_name="generate",
-    )
-    pipeline.generate(cfg)
-    assert "The same labeller as a tagger on held-out text" in capsys.readouterr().out
+    ] + ["limit_test_sentences=300"]  # enough test text for names to occur
+    synthetic = pipeline.generate(compose_train(overrides, config_name="generate"))
+    cfg = compose_train([*overrides, "model=dictionary"])
+    metrics = pipeline.train(cfg)
+    assert "this model does not train on the synthetic sentences" in capsys.readouterr().out
+    assert metrics["test_n_predicted"] > 0
+
     data = pipeline.load_few_shot_data(cfg)
+    tagger = pipeline.new_tagger(cfg, data)
+    pipeline.fit_tagger(cfg, tagger, data, SyntheticSet(), tmp_path / "fit")
+    test_text = {tuple(t.casefold() for t in s.tokens) for s in data.corpus.test}
+    pool = [
+        s
+        for s in pipeline.unlabelled_train(data)
+        if tuple(t.casefold() for t in s.tokens) not in test_text  # as the augmenter drops them
+    ]
+    distant = {s.source_sentence_id: s.sentence.tags for s in synthetic}
+    predicted = dict(zip([s.sentence_id for s in pool], tagger.predict(pool), strict=True))
+    assert distant and {i: predicted[i] for i in distant} == distant
+    assert all(
+        "B-" not in " ".join(predicted[s.sentence_id]) for s in pool if s.sentence_id not in distant
+    )
+
     client = MlflowClient(cfg.tracking.tracking_uri)
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    (run,) = client.search_runs([experiment.experiment_id])
-    for split, gold in [("dev", data.corpus.dev), ("test", data.corpus.test)]:
-        mentions = sum(len(s.spans) for s in gold[: cfg.limit_test_sentences])
-        assert mentions < sum(len(s.spans) for s in gold)
-        assert run.data.metrics[f"labeller_{split}_n_gold"] == mentions
-        assert run.data.metrics[f"labeller_{split}_n_predicted"] > 0
-        assert 0 < run.data.metrics[f"labeller_{split}_f1"] <= 100
-    substitution = fixture_kb_generation(tmp_path, tmp_tracking, "umls_synonyms")
-    for bad, message in [
-        ([*overrides, "labeller_splits=[train]"], "not held-out splits"),
-        ([*substitution, "labeller_splits=[test]"], "does not tag given text"),
-    ]:
-        cfg = compose_train(bad, config_name="generate")
-        with pytest.raises(AugmenterConfigError, match=message):
-            pipeline.generate(cfg)
-
-
-def test_the_dictionary_model_tags_as_the_labeller_does(
-    tmp_path: Path, tmp_tracking: list[str], needs_shared_data: Path, capsys
-) -> None:
-    """model=dictionary is the labeller as a train.py model: the same test scores as
-    `labeller_splits=[test]` for the same sample, nothing trained, predictions logged for the
-    ensemble; without kb_dictionary's settings it is a user error naming the fix."""
-    overrides = [
-        o
-        for o in fixture_kb_generation(tmp_path, tmp_tracking, "kb_dictionary")
-        if "min_linked_share" not in o  # a substitution setting
+    (run,) = [
+        r
+        for r in client.search_runs([experiment.experiment_id])
+        if r.data.tags.get("hilgen.role") != "generate"
     ]
-    overrides.append("limit_test_sentences=300")  # enough test text for names to occur
-    labeller = compose_train([*overrides, "labeller_splits=[test]"], config_name="generate")
-    pipeline.generate(labeller)
-    metrics = pipeline.train(compose_train([*overrides, "model=dictionary"]))
-    assert "this model does not train on the synthetic sentences" in capsys.readouterr().out
-    client = MlflowClient(labeller.tracking.tracking_uri)
-    experiment = client.get_experiment_by_name(labeller.tracking.experiment)
-    runs = client.search_runs([experiment.experiment_id])
-    (generated,) = [r for r in runs if r.data.tags.get("hilgen.role") == "generate"]
-    (run,) = [r for r in runs if r.data.tags.get("hilgen.role") != "generate"]
-    assert metrics["test_n_predicted"] > 0
-    for name in ("f1", "n_gold", "n_predicted"):
-        assert metrics[f"test_{name}"] == pytest.approx(
-            generated.data.metrics[f"labeller_test_{name}"]
-        )
     assert run.data.metrics["dictionary/names"] > 0
     assert "predictions/test.jsonl" in {
         a.path for a in client.list_artifacts(run.info.run_id, "predictions")

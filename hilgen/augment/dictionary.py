@@ -65,11 +65,29 @@ class KBDictionaryAugmenter(Augmenter):
                 f"augmenter {self.name} tags unlabelled sentences and got none: the pipeline "
                 "passes the train split's sentences without their labels"
             )
+        if context.kb is None:
+            raise AugmenterConfigError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
         seed = context.seed if self.seed is None else self.seed
         counts: Counter[str] = Counter()
         pool = [s for s in context.unlabelled_sentences if not context.is_test_sentence(s.tokens)]
         counts["leaked_dropped"] = len(context.unlabelled_sentences) - len(pool)
-        tagged = self.tag_text(sample, context, pool, counts)
+        scopes = LabelScopes(context.labels, context.label_groups, context.label_relations)
+        dictionary = NameDictionary.build(
+            self.settings, context.kb, context.linker, sample, scopes, seed, counts
+        )
+        tagged = [
+            SyntheticSentence(
+                sentence=Sentence(
+                    f"{sentence.sentence_id}#dictionary",
+                    list(sentence.tokens),
+                    spans,
+                    sentence.doc_id,
+                ),
+                source_sentence_id=sentence.sentence_id,
+                augmenter=self.name,
+            )
+            for sentence, spans in zip(pool, dictionary.tag(pool, counts), strict=True)
+        ]
         if not self.keep_unmatched:
             tagged = [s for s in tagged if s.sentence.spans]
         counts["tagged_sentences"] = sum(bool(s.sentence.spans) for s in tagged)
@@ -82,44 +100,6 @@ class KBDictionaryAugmenter(Augmenter):
         stats: dict[str, float | int] = {**describe_sentences(tagged), **counts}
         stats["pool_sentences"] = len(pool)
         return SyntheticSet(sentences=tagged, stats=stats)
-
-    def dictionary(
-        self, sample: list[Sentence], context: AugmentContext, counts: Counter[str] | None = None
-    ) -> NameDictionary:
-        """The name dictionary the sample and the context's KB make."""
-        if context.kb is None:
-            raise AugmenterConfigError(f"augmenter {self.name} needs a knowledge base (conf/kb)")
-        seed = context.seed if self.seed is None else self.seed
-        scopes = LabelScopes(context.labels, context.label_groups, context.label_relations)
-        return NameDictionary.build(
-            self.settings, context.kb, context.linker, sample, scopes, seed, counts
-        )
-
-    def tag_text(
-        self,
-        sample: list[Sentence],
-        context: AugmentContext,
-        sentences: Sequence[Sentence],
-        counts: Counter[str] | None = None,
-    ) -> list[SyntheticSentence]:
-        """Every one of `sentences` tagged with the dictionary the sample and the KB make (an
-        unmatched one all O), uncapped: `generate`'s labels, and the labeller that scores the
-        dictionary itself on held-out text (`labeller_splits`)."""
-        counts = Counter() if counts is None else counts
-        found = self.dictionary(sample, context, counts).tag(sentences, counts)
-        return [
-            SyntheticSentence(
-                sentence=Sentence(
-                    f"{sentence.sentence_id}#dictionary",
-                    list(sentence.tokens),
-                    spans,
-                    sentence.doc_id,
-                ),
-                source_sentence_id=sentence.sentence_id,
-                augmenter=self.name,
-            )
-            for sentence, spans in zip(sentences, found, strict=True)
-        ]
 
     def _report_untagged_labels(
         self,
