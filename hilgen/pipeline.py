@@ -403,8 +403,7 @@ def fit_tagger(
         data.sample.sentences,
         synthetic.to_sentences(),
         data.dev,
-        # `auto` stays unresolved where no augmenter read the KB: no scopes then
-        data.label_groups if isinstance(data.label_groups, dict) else {},
+        data.label_groups,
         data.label_relations,
     )
     return tagger.fit(training, make_trainer)
@@ -456,8 +455,8 @@ def print_summary(
         f"Test F1: {metrics['test_f1']:.2f}, trained on {synthetic_sentences} synthetic "
         "sentences beside the few-shot sample."
         if trains
-        else f"Test F1: {metrics['test_f1']:.2f}; this model does not train on the synthetic "
-        "sentences.",
+        else f"Test F1: {metrics['test_f1']:.2f}; this model trains on no synthetic sentences, "
+        "so none were made.",
     ]
     if run_id is not None:
         lines.append(f"MLflow run: {run_id}")
@@ -494,7 +493,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         tracker.log_config(cfg)
         tagger = new_tagger(cfg, data)
         log_few_shot_data(cfg, tracker, data, output_dir)
-        synthetic, _ = logged_synthetic(cfg, data, tracker, output_dir)
+        synthetic = SyntheticSet()
+        if tagger.trains:
+            synthetic, _ = logged_synthetic(cfg, data, tracker, output_dir)
+        else:
+            log.info("model %s trains on no synthetic sentences: none are made", tags["model"])
         summary = fit_tagger(cfg, tagger, data, synthetic, output_dir)
         tracker.log_metrics({k: float(v) for k, v in summary.items()})
         tracker.log_curves(tagger.learning_curves)

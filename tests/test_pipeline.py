@@ -347,7 +347,9 @@ def test_the_dictionary_model_tags_as_the_distant_labels_were_made(
     synthetic = pipeline.generate(compose_train(overrides, config_name="generate"))
     cfg = compose_train([*overrides, "model=dictionary"])
     metrics = pipeline.train(cfg)
-    assert "this model does not train on the synthetic sentences" in capsys.readouterr().out
+    assert "this model trains on no synthetic sentences, so none were made" in (
+        capsys.readouterr().out
+    )
     assert metrics["test_n_predicted"] > 0
 
     data = pipeline.load_few_shot_data(cfg)
@@ -374,6 +376,8 @@ def test_the_dictionary_model_tags_as_the_distant_labels_were_made(
         if r.data.tags.get("hilgen.role") != "generate"
     ]
     assert run.data.metrics["dictionary/names"] > 0
+    assert not [key for key in run.data.metrics if key.startswith("synthetic/")]
+    assert "synthetic" not in {a.path for a in client.list_artifacts(run.info.run_id)}
     assert "predictions/test.jsonl" in {
         a.path for a in client.list_artifacts(run.info.run_id, "predictions")
     }

@@ -11,6 +11,7 @@ from typing import Any
 from lightning import Trainer
 
 from hilgen.data.types import Sentence
+from hilgen.kb.label_groups import LabelGroupsSpec
 
 TrainerFactory = Callable[..., Trainer]
 
@@ -19,12 +20,13 @@ TrainerFactory = Callable[..., Trainer]
 class TrainingData:
     """Gold few-shot sentences, synthetic sentences, and the development sentences used for
     model selection (never the test split); for taggers that read the KB, each label's
-    semantic groups or types as the run resolved them, and the KB relations it keeps."""
+    semantic groups or types (as configured, `auto` included, or as the augmenter resolved
+    them) and the KB relations it keeps."""
 
     gold: list[Sentence]
     synthetic: list[Sentence] = field(default_factory=list)
     dev: list[Sentence] = field(default_factory=list)
-    label_groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    label_groups: LabelGroupsSpec = field(default_factory=dict)
     label_relations: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
@@ -37,7 +39,8 @@ class Tagger(ABC):
     # Per-epoch values from fit (dev F1 of each epoch, per training stage), logged as MLflow
     # steps so the UI draws the curve behind the chosen epoch.
     learning_curves: Mapping[str, Sequence[float]] = {}
-    # Whether fit learns from the synthetic sentences (the LLM and the dictionary taggers do not).
+    # Whether fit learns from synthetic sentences; a run makes none for a tagger that does not
+    # (the LLM and the dictionary taggers).
     trains: bool = True
 
     @abstractmethod

@@ -11,6 +11,7 @@ same settings, so its row says how far a tagger trained on those labels gets bey
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from hilgen.data.iob import spans_to_tags
 from hilgen.data.types import Sentence
 from hilgen.errors import UserError
 from hilgen.kb.base import KnowledgeBase
+from hilgen.kb.label_groups import resolve_label_groups
 from hilgen.kb.name_dictionary import (
     DictionarySettings,
     LabelScopes,
@@ -32,12 +34,14 @@ from hilgen.kb.name_dictionary import (
 )
 from hilgen.models.base import Tagger, TrainerFactory, TrainingData
 
+log = logging.getLogger(__name__)
+
 # The keys of conf/kb configs that name directories.
 KB_DIRECTORIES = ("data_dir", "meta_dir")
 
 
 class DictionaryConfigError(UserError, ValueError):
-    """model=dictionary has no dictionary settings or label scopes to build from."""
+    """model=dictionary has no dictionary settings to build from."""
 
 
 class DictionaryKBError(UserError, RuntimeError):
@@ -97,19 +101,18 @@ class DictionaryTagger(Tagger):
         self.prediction_stats: Counter[str] = Counter()
 
     def fit(self, data: TrainingData, make_trainer: TrainerFactory) -> dict[str, Any]:
-        """Build the dictionary from the KB and the gold sample; synthetic sentences are not
-        read (they were tagged by this same dictionary)."""
-        if not data.label_groups:
-            raise DictionaryConfigError(
-                "model=dictionary needs each label's semantic groups, which the run resolves "
-                "when its augmenter reads the KB: use augmenter=kb_dictionary or "
-                "experiment=best_distant"
-            )
+        """Build the dictionary from the KB and the gold sample (`auto` label scopes chosen
+        from the sample, as the augmenters choose them); no synthetic sentence is read."""
         kb: KnowledgeBase = instantiate(self._kb_config)
         linker = instantiate(self._linker_config, kb=kb)
+        resolved = resolve_label_groups(data.label_groups, self.labels, data.gold, kb, linker)
+        for line in resolved.choices:
+            log.info(line)
+        for line in resolved.warnings:
+            log.warning(line)
         self._scopes = LabelScopes(
             self.labels,
-            {label: list(scope) for label, scope in data.label_groups.items()},
+            resolved.groups,
             {label: list(kept) for label, kept in data.label_relations.items()},
         )
         counts: Counter[str] = Counter()

@@ -93,11 +93,19 @@ def test_an_exported_dictionary_tags_the_same_and_keeps_no_sample_sentence(
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_label_scopes_auto_are_chosen_from_the_sample() -> None:
+    """No augmenter resolves the scopes for a model that trains on no synthetic sentences:
+    `auto` is chosen from the sample here, as the augmenters choose it."""
+    tagger = DictionaryTagger(LABELS, KB, LINKER, augmenter_config("kb_dictionary"), seed=1)
+    tagger.fit(TrainingData([breast_lithium()], label_groups="auto"), None)
+    assert tagger.predict(TEXT) == fitted().predict(TEXT)
+
+
 def test_without_dictionary_settings_or_label_scopes_it_says_what_to_use() -> None:
     with pytest.raises(DictionaryConfigError, match="use augmenter=kb_dictionary"):
         DictionaryTagger(LABELS, KB, LINKER, augmenter_config("umls_synonyms"))
     tagger = DictionaryTagger(LABELS, KB, LINKER, augmenter_config("kb_dictionary"))
-    with pytest.raises(DictionaryConfigError, match="semantic groups"):
+    with pytest.raises(ValueError, match="no label has semantic groups"):
         tagger.fit(TrainingData([Sentence("s", ["x"], [Span(0, 1, "Disease")])]), None)
 
 
