@@ -224,28 +224,33 @@ class LabelTree:
 
 class NameDictionary:
     """The labels' KB names (and the sample's mention texts), the gate on their concepts and
-    the label tree, ready to tag sentences. Build one with `build`."""
+    the label tree, ready to tag sentences. `build` makes one from the sample."""
 
     def __init__(
         self,
         settings: DictionarySettings,
         kb: KnowledgeBase,
-        names: dict[str, NameEntry],
-        group_labels: dict[str, list[str]],
-        tree: LabelTree,
-        gate: ConceptGate,
-        composite_labels: dict[str, str] | None = None,
+        scopes: LabelScopes,
+        evidence: SampleEvidence,
+        seed: int,
+        counts: Counter[str] | None = None,
     ) -> None:
+        """The dictionary from the KB and what was kept of the sample (`build` takes it from
+        the sample; an exported dictionary keeps it); `counts` gathers its statistics."""
+        counts = Counter() if counts is None else counts
         self.settings = settings
-        self.names = names
-        self.group_labels = group_labels
-        self.composite_labels = dict(composite_labels or {})
+        self.evidence = evidence
+        self.group_labels = _group_labels(scopes)
+        self.composite_labels = _composite_labels(scopes)
+        self.names = _kb_names(settings, kb, set(self.group_labels), counts) | evidence.names
+        self._tree = LabelTree(settings.tree_depth, seed)
+        self._tree.fit(evidence.tree_features, evidence.tree_labels)
+        self._gate = ConceptGate(
+            kb, evidence.concepts, settings.doubtful_branches, settings.min_class_children
+        )
         self._kb = kb
-        self._tree = tree
-        self._gate = gate
         self._children = _ChildCounts(kb)
         self._kb_words: dict[tuple[str, str], bool] = {}
-        self.evidence: SampleEvidence | None = None
 
     @classmethod
     def build(
@@ -262,30 +267,7 @@ class NameDictionary:
         (`dictionary/names`, `label_tree_mentions`, ...)."""
         counts = Counter() if counts is None else counts
         evidence = sample_evidence(settings, kb, linker, sample, scopes, counts)
-        return cls.from_evidence(settings, kb, scopes, evidence, seed, counts)
-
-    @classmethod
-    def from_evidence(
-        cls,
-        settings: DictionarySettings,
-        kb: KnowledgeBase,
-        scopes: LabelScopes,
-        evidence: SampleEvidence,
-        seed: int,
-        counts: Counter[str] | None = None,
-    ) -> NameDictionary:
-        """The dictionary from the KB and what was kept of the sample (an exported one)."""
-        counts = Counter() if counts is None else counts
-        group_labels = _group_labels(scopes)
-        names = _kb_names(settings, kb, set(group_labels), counts) | evidence.names
-        tree = LabelTree(settings.tree_depth, seed)
-        tree.fit(evidence.tree_features, evidence.tree_labels)
-        gate = ConceptGate(
-            kb, evidence.concepts, settings.doubtful_branches, settings.min_class_children
-        )
-        dictionary = cls(settings, kb, names, group_labels, tree, gate, _composite_labels(scopes))
-        dictionary.evidence = evidence
-        return dictionary
+        return cls(settings, kb, scopes, evidence, seed, counts)
 
     def tag(
         self, sentences: Sequence[Sentence], counts: Counter[str] | None = None

@@ -140,7 +140,7 @@ class DictionaryTagger(Tagger):
         texts, linked concepts, the label tree's mentions; never its sentences) and the KB's
         config (its directories absolute) and version. The KB itself is not copied: loading
         opens it where it was, and says how to build it where it is missing."""
-        if self._dictionary is None or self._scopes is None or self._dictionary.evidence is None:
+        if self._dictionary is None or self._scopes is None:
             raise RuntimeError("DictionaryTagger.export before fit")
         kb_config = self._kb_config
         if isinstance(kb_config, DictConfig):
@@ -188,7 +188,7 @@ class DictionaryTagger(Tagger):
         )
         tagger._kb_version = version
         evidence = SampleEvidence.from_json(stored["evidence"])
-        tagger._dictionary = NameDictionary.from_evidence(
+        tagger._dictionary = NameDictionary(
             tagger.settings, kb, tagger._scopes, evidence, tagger.seed
         )
         return tagger
