@@ -54,6 +54,8 @@ _ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ed")
 # A word right after a mention that ends so is a verb or adverb ("caused", "characterized",
 # "usually"), not the noun a modifier qualifies ("gene", "patients", "locus").
 _VERB_ENDINGS = ("ed", "ly")
+# Tokens that join two short forms in one parenthesis.
+_COORDINATORS = frozenset({"/", "and", "or"})
 # Words a long form may gain on its left: "sodium" of "sodium nitroprusside ( SNP )".
 _MAX_LONG_FORM_EXTENSION = 3
 
@@ -317,7 +319,7 @@ class NameDictionary:
                 tokens = sentences[index].tokens
                 if strict:
                     matches[index] = _extended_to_long_forms(tokens, matches[index])
-                defined |= _defined_short_forms(tokens, matches[index], strict)
+                defined |= self._defined_short_forms(tokens, matches[index], strict)
             counts["dictionary/short_forms_defined"] += len(defined)
             for index in indices:
                 found = matches[index]
@@ -325,6 +327,40 @@ class NameDictionary:
                 counts["dictionary/short_form_matches"] += len(added)
                 matches[index] = sorted(found + added, key=lambda m: m.start)
         return matches
+
+    def _defined_short_forms(
+        self, tokens: Sequence[str], found: Sequence[_Match], strict: bool
+    ) -> dict[str, NameEntry]:
+        """Short forms defined right after a matched name: "long form ( SF )" (Schwartz &
+        Hearst), the short form's first letter that of a word of the long form. `strict`: the
+        short form ends at a ";" or "," in the parenthesis too ("( SJS ; chondrodystrophic
+        myotonia )"), two joined by "/", "and" or "or" define nothing, and one whose letters
+        cover only later words of the name defines nothing unless those words are a name of
+        its group themselves ("X - linked adrenoleukodystrophy ( ALD )" defines ALD;
+        "Deficiency of glucose - 6 - phosphate dehydrogenase ( G6PD )" no disease G6PD). The
+        parenthesis must close where it opened: "calcium chloride ( CaCl ( 2 ) )" defines no
+        "CaCl ( 2"."""
+        defined: dict[str, NameEntry] = {}
+        for match in found:
+            if match.short_form:
+                continue
+            short = _parenthesised_short_form(tokens, match.end, strict)
+            if not short or (strict and _COORDINATORS.intersection(short)):
+                continue  # "( DMD / BMD )", "( DMD and BMD )": two short forms, tagged apart
+            short_text = "".join(short)
+            words = list(tokens[match.start : match.end])
+            if not (looks_like_abbreviation(short) and starts_a_word(short_text, " ".join(words))):
+                continue
+            tail = _abbreviated_tail(short_text, words) if strict else None
+            if tail is None or self._names_in_group(words[tail:], match.entry.group):
+                defined[" ".join(short)] = match.entry
+        return defined
+
+    def _names_in_group(self, words: Sequence[str], group: str) -> bool:
+        """Whether the KB names a concept of `group` so, though the name may be another
+        group's too ("adrenoleukodystrophy" is also a name of the gene ABCD1)."""
+        norm = normalise_name(" ".join(words))
+        return any(c.semantic_group == group for c in self._kb.find_by_name(norm))
 
     def _coordinated(self, tokens: Sequence[str], found: Sequence[_Match]) -> list[_Match]:
         """Matches that end a coordination of names sharing their head, widened to take it
@@ -626,38 +662,31 @@ def _is_word(token: str) -> bool:
     return any(ch.isalnum() for ch in token)
 
 
-def _defined_short_forms(
-    tokens: Sequence[str], found: Sequence[_Match], strict: bool
-) -> dict[str, NameEntry]:
-    """Short forms defined right after a matched name: "long form ( SF )" (Schwartz & Hearst),
-    the short form's first letter that of a word of the long form (`strict`: and its letters
-    not all in later words of it). The parenthesis must close where it opened:
-    "calcium chloride ( CaCl ( 2 ) )" defines no "CaCl ( 2"."""
-    defined: dict[str, NameEntry] = {}
-    for match in found:
-        if match.short_form or match.end + 2 >= len(tokens) or tokens[match.end] != "(":
-            continue
-        close = _closing_parenthesis(tokens, match.end, limit=match.end + 6)
-        if close is None or close < match.end + 2:
-            continue
-        short = tokens[match.end + 1 : close]
-        short_text, long_text = "".join(short), " ".join(tokens[match.start : match.end])
-        if (
-            looks_like_abbreviation(short)
-            and starts_a_word(short_text, long_text)
-            and not (strict and _abbreviates_a_tail(short_text, long_text))
-        ):
-            defined[" ".join(short)] = match.entry
-    return defined
+def _abbreviated_tail(short: str, words: Sequence[str]) -> int | None:
+    """Where the words the short form abbreviates begin, if only later words of the name:
+    its letters placed right to left as Schwartz & Hearst (2003) place them start after the
+    first word, and cannot be read from the first word's initial on ("attenuated adenomatous
+    polyposis coli ( AAPC )" abbreviates all four words). None: the whole name, or letters
+    that cannot be placed ("Myotonic dystrophy ( DM )")."""
+    start = _long_form_start(short, words)
+    if start is None or start == 0 or _reads_from_first_word(short, words):
+        return None
+    return start
 
 
-def _abbreviates_a_tail(short: str, long_text: str) -> bool:
-    """Whether the short form's letters, found right to left as Schwartz & Hearst (2003) find
-    them, cover only later words of the matched name: "Deficiency of glucose - 6 - phosphate
-    dehydrogenase ( G6PD )" abbreviates the enzyme, not the disease. A short form they cannot
-    place ("Myotonic dystrophy ( DM )") is not a tail."""
-    start = _long_form_start(short, long_text.split(" "))
-    return start is not None and start > 0
+def _reads_from_first_word(short: str, words: Sequence[str]) -> bool:
+    """Whether the short form's first letter is the first word's and its other letters
+    follow in order in the words."""
+    letters = [ch.casefold() for ch in short if ch.isalnum()]
+    text = " ".join(words).casefold()
+    if not letters or not text.startswith(letters[0]):
+        return False
+    at = 1
+    for char in letters[1:]:
+        at = text.find(char, at) + 1
+        if at == 0:
+            return False
+    return True
 
 
 def _extended_to_long_forms(tokens: Sequence[str], found: Sequence[_Match]) -> list[_Match]:
@@ -666,10 +695,7 @@ def _extended_to_long_forms(tokens: Sequence[str], found: Sequence[_Match]) -> l
     out: list[_Match] = []
     previous_end = 0
     for match in found:
-        close = None
-        if match.end + 2 < len(tokens) and tokens[match.end] == "(":
-            close = _closing_parenthesis(tokens, match.end, limit=match.end + 6)
-        short = tokens[match.end + 1 : close] if close else []
+        short = _parenthesised_short_form(tokens, match.end, cut_at_list=True) or []
         lowest = max(previous_end, match.start - _MAX_LONG_FORM_EXTENSION)
         start = _long_form_start("".join(short), list(tokens[lowest : match.end]))
         if short and looks_like_abbreviation(short) and start is not None:
@@ -701,23 +727,29 @@ def _long_form_start(short: str, words: Sequence[str]) -> int | None:
     return text[: at + 1].count(" ")
 
 
-def _closing_parenthesis(tokens: Sequence[str], opening: int, limit: int) -> int | None:
-    """The index of the ")" that closes the "(" at `opening`, if it comes before `limit`."""
+def _parenthesised_short_form(
+    tokens: Sequence[str], opening: int, cut_at_list: bool
+) -> Sequence[str] | None:
+    """The tokens of "( SF )" opening at `opening` (at most four of them), None if there is no
+    such group; `cut_at_list`: "( SF ;" and "( SF ," too, as Schwartz & Hearst (2003) cut."""
+    if opening + 2 >= len(tokens) or tokens[opening] != "(":
+        return None
     depth = 0
-    for i in range(opening, min(len(tokens), limit)):
+    for i in range(opening, min(len(tokens), opening + 6)):
         depth += {"(": 1, ")": -1}.get(tokens[i], 0)
-        if depth == 0:
-            return i
+        if depth == 0 or (cut_at_list and depth == 1 and tokens[i] in {";", ","}):
+            return tokens[opening + 1 : i] if i >= opening + 2 else None
     return None
 
 
 def _short_form_matches(
     tokens: Sequence[str], defined: dict[str, NameEntry], found: Sequence[_Match]
 ) -> list[_Match]:
-    """Occurrences of the defined short forms (as written, case and all) outside `found`."""
+    """Occurrences of the defined short forms (as written, case and all) outside `found`,
+    longest first: "X - ALD" is one, not "ALD" after "X -"."""
     taken = {i for match in found for i in range(match.start, match.end)}
     added: list[_Match] = []
-    for short, entry in defined.items():
+    for short, entry in sorted(defined.items(), key=lambda item: -item[0].count(" ")):
         parts = short.split(" ")
         for start in range(len(tokens) - len(parts) + 1):
             end = start + len(parts)

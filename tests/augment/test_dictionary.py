@@ -382,6 +382,58 @@ def test_strict_short_forms_start_where_their_long_form_does() -> None:
     assert tagged(strict)["g:2"] == [("SNP", "Chemical")]
 
 
+def test_strict_short_forms_read_as_schwartz_and_hearst_read_them() -> None:
+    """ALD's letters lie in the last word only, but that word names a disease itself (and a
+    gene: the name is ambiguous, so never matched alone); AAPC reads from "attenuated" on;
+    SJS ends at the ";" in its parenthesis. G6PD (above) still defines nothing."""
+    kb = InMemoryKB(
+        [
+            Concept("XALD", "X-linked adrenoleukodystrophy", (), ("T047",), "DISO"),
+            Concept("ALD", "Adrenoleukodystrophy", (), ("T047",), "DISO"),
+            Concept("ABCD1", "ABCD1", ("adrenoleukodystrophy",), ("T028",), "GENE"),
+            Concept("AAPC", "Attenuated adenomatous polyposis coli", (), ("T047",), "DISO"),
+            Concept("SJS", "Schwartz-Jampel syndrome", (), ("T047",), "DISO"),
+        ]
+    )
+    pool = [
+        unlabelled("d:0", "X - linked adrenoleukodystrophy ( ALD ) and ALD .", "d"),
+        unlabelled("d:1", "It is attenuated adenomatous polyposis coli ( AAPC ) .", "d"),
+        unlabelled("d:2", "The Schwartz - Jampel syndrome ( SJS ; myotonia ) .", "d"),
+        unlabelled("d:3", "AAPC and SJS .", "d"),
+    ]
+    strict = tagged(KBDictionaryAugmenter(strict_short_forms=True).generate([], context(pool, kb)))
+    assert strict["d:0"] == [
+        ("X - linked adrenoleukodystrophy", "Disease"),
+        ("ALD", "Disease"),
+        ("ALD", "Disease"),
+    ]
+    assert strict["d:3"] == [("AAPC", "Disease"), ("SJS", "Disease")]
+
+
+def test_longer_short_forms_match_first_and_coordinated_ones_define_nothing() -> None:
+    """Where "ALD" and "X - ALD" are both defined, "X - ALD" is one mention; "( DMD / BMD )"
+    names two short forms, so "DMD / BMD" is not one (each is tagged where defined alone)."""
+    kb = InMemoryKB(
+        [
+            Concept("ALD", "Adrenoleukodystrophy", ("X-linked adrenoleukodystrophy",), (), "DISO"),
+            Concept("DMD", "Duchenne muscular dystrophy", (), ("T047",), "DISO"),
+            Concept("BMD", "Becker muscular dystrophy", (), ("T047",), "DISO"),
+            Concept("MD", "Muscular dystrophy", (), ("T047",), "DISO"),
+        ]
+    )
+    pool = [
+        unlabelled("d:0", "Adrenoleukodystrophy ( ALD ) .", "d"),
+        unlabelled("d:1", "X - linked adrenoleukodystrophy ( X - ALD ) .", "d"),
+        unlabelled("d:2", "Cells of X - ALD patients and of ALD patients .", "d"),
+        unlabelled("d:3", "Duchenne muscular dystrophy ( DMD ) .", "d"),
+        unlabelled("d:4", "The Duchenne and Becker muscular dystrophy ( DMD / BMD ) .", "d"),
+        unlabelled("d:5", "In DMD / BMD boys .", "d"),
+    ]
+    found = tagged(KBDictionaryAugmenter(strict_short_forms=True).generate([], context(pool, kb)))
+    assert found["d:2"] == [("X - ALD", "Disease"), ("ALD", "Disease")]
+    assert found["d:5"] == [("DMD", "Disease")]
+
+
 def test_the_concept_gate_asks_no_children_without_a_class_limit() -> None:
     """Counting is-a children costs a KB query per concept: only a configured limit pays it."""
 
