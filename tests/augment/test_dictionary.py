@@ -382,54 +382,61 @@ def test_strict_short_forms_start_where_their_long_form_does() -> None:
     assert tagged(strict)["g:2"] == [("SNP", "Chemical")]
 
 
-def test_strict_short_forms_read_as_schwartz_and_hearst_read_them() -> None:
-    """ALD's letters lie in the last word only, but that word names a disease itself (and a
-    gene: the name is ambiguous, so never matched alone); AAPC reads from "attenuated" on;
-    SJS ends at the ";" in its parenthesis. G6PD (above) still defines nothing."""
-    kb = InMemoryKB(
+def short_form_kb() -> InMemoryKB:
+    """Diseases written with short forms; "adrenoleukodystrophy" is also a gene's name."""
+    return InMemoryKB(
         [
             Concept("XALD", "X-linked adrenoleukodystrophy", (), ("T047",), "DISO"),
             Concept("ALD", "Adrenoleukodystrophy", (), ("T047",), "DISO"),
             Concept("ABCD1", "ABCD1", ("adrenoleukodystrophy",), ("T028",), "GENE"),
             Concept("AAPC", "Attenuated adenomatous polyposis coli", (), ("T047",), "DISO"),
             Concept("SJS", "Schwartz-Jampel syndrome", (), ("T047",), "DISO"),
+            Concept("DMD", "Duchenne muscular dystrophy", (), ("T047",), "DISO"),
+            Concept("BMD", "Becker muscular dystrophy", (), ("T047",), "DISO"),
         ]
     )
-    pool = [
-        unlabelled("d:0", "X - linked adrenoleukodystrophy ( ALD ) and ALD .", "d"),
-        unlabelled("d:1", "It is attenuated adenomatous polyposis coli ( AAPC ) .", "d"),
-        unlabelled("d:2", "The Schwartz - Jampel syndrome ( SJS ; myotonia ) .", "d"),
-        unlabelled("d:3", "AAPC and SJS .", "d"),
-    ]
-    strict = tagged(KBDictionaryAugmenter(strict_short_forms=True).generate([], context(pool, kb)))
-    assert strict["d:0"] == [
+
+
+def strictly_tagged(texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The texts (one document) tagged with `strict_short_forms`, by their index."""
+    pool = [unlabelled(f"d:{i}", text, "d") for i, text in enumerate(texts)]
+    augmenter = KBDictionaryAugmenter(strict_short_forms=True)
+    return tagged(augmenter.generate([], context(pool, short_form_kb())))
+
+
+def test_strict_short_forms_read_as_schwartz_and_hearst_read_them() -> None:
+    """ALD's letters lie in the last word only, but that word names a disease itself (and a
+    gene: the name is ambiguous, so never matched alone); AAPC reads from "attenuated" on;
+    SJS ends at the ";" in its parenthesis. G6PD (above) still defines nothing."""
+    found = strictly_tagged(
+        [
+            "X - linked adrenoleukodystrophy ( ALD ) and ALD .",
+            "It is attenuated adenomatous polyposis coli ( AAPC ) .",
+            "The Schwartz - Jampel syndrome ( SJS ; myotonia ) .",
+            "AAPC and SJS .",
+        ]
+    )
+    assert found["d:0"] == [
         ("X - linked adrenoleukodystrophy", "Disease"),
         ("ALD", "Disease"),
         ("ALD", "Disease"),
     ]
-    assert strict["d:3"] == [("AAPC", "Disease"), ("SJS", "Disease")]
+    assert found["d:3"] == [("AAPC", "Disease"), ("SJS", "Disease")]
 
 
 def test_longer_short_forms_match_first_and_coordinated_ones_define_nothing() -> None:
     """Where "ALD" and "X - ALD" are both defined, "X - ALD" is one mention; "( DMD / BMD )"
     names two short forms, so "DMD / BMD" is not one (each is tagged where defined alone)."""
-    kb = InMemoryKB(
+    found = strictly_tagged(
         [
-            Concept("ALD", "Adrenoleukodystrophy", ("X-linked adrenoleukodystrophy",), (), "DISO"),
-            Concept("DMD", "Duchenne muscular dystrophy", (), ("T047",), "DISO"),
-            Concept("BMD", "Becker muscular dystrophy", (), ("T047",), "DISO"),
-            Concept("MD", "Muscular dystrophy", (), ("T047",), "DISO"),
+            "X - linked adrenoleukodystrophy ( ALD ) .",
+            "X - linked adrenoleukodystrophy ( X - ALD ) .",
+            "Cells of X - ALD patients and of ALD patients .",
+            "Duchenne muscular dystrophy ( DMD ) .",
+            "The Duchenne and Becker muscular dystrophy ( DMD / BMD ) .",
+            "In DMD / BMD boys .",
         ]
     )
-    pool = [
-        unlabelled("d:0", "Adrenoleukodystrophy ( ALD ) .", "d"),
-        unlabelled("d:1", "X - linked adrenoleukodystrophy ( X - ALD ) .", "d"),
-        unlabelled("d:2", "Cells of X - ALD patients and of ALD patients .", "d"),
-        unlabelled("d:3", "Duchenne muscular dystrophy ( DMD ) .", "d"),
-        unlabelled("d:4", "The Duchenne and Becker muscular dystrophy ( DMD / BMD ) .", "d"),
-        unlabelled("d:5", "In DMD / BMD boys .", "d"),
-    ]
-    found = tagged(KBDictionaryAugmenter(strict_short_forms=True).generate([], context(pool, kb)))
     assert found["d:2"] == [("X - ALD", "Disease"), ("ALD", "Disease")]
     assert found["d:5"] == [("DMD", "Disease")]
 
