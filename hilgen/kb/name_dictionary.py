@@ -8,10 +8,12 @@ another group, "APC" the gene and the disease, is ambiguous and skipped), with a
 `min_name_letters` letters and at most `max_name_tokens` tokens, never names listed in
 `exclude_names`, no single-word adjectives ("genetic", "familial": MONDO's qualifiers). A
 name written as a short form ("G6PD", "PAH") is a gene as often as a disease in running text,
-so it is not matched unless `kb_short_forms` (a single-token name of at most four letters,
-"all", "was", never is); a short form defined after a matched name ("Duchenne muscular
-dystrophy ( DMD )") is tagged wherever its document (its sentence, where the text has no
-document ids) uses it.
+so it is not matched unless `kb_short_forms` allows its group (true: every group; a list of
+groups, e.g. CHEM alone, where "AZT" and "GABA" name one chemical each). Nor is a one-word
+name of at most four letters ("all", "was"), unless `short_kb_words` finds it the word the KB
+calls its concept ("Pain"). A short form defined after a matched name
+("Duchenne muscular dystrophy ( DMD )") is tagged wherever its document (its sentence, where
+the text has no document ids) uses it.
 
 Which label a name takes. The one label whose semantic groups hold the concept (BC5CDR:
 Chemical for CHEM, Disease for DISO). Where several labels share the groups (NCBI-Disease's
@@ -69,7 +71,7 @@ class DictionarySettings:
     max_name_tokens: int = 8
     exclude_names: frozenset[str] = frozenset()
     short_forms: bool = True
-    kb_short_forms: bool = False
+    kb_short_forms: bool | frozenset[str] = False
     tree_depth: int = 3
     entity_groups: frozenset[str] | None = None
     doubtful_branches: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -89,12 +91,19 @@ class DictionarySettings:
         )
         if self.entity_groups is not None:
             object.__setattr__(self, "entity_groups", frozenset(self.entity_groups))
+        if not isinstance(self.kb_short_forms, bool):  # a list of semantic groups
+            object.__setattr__(self, "kb_short_forms", frozenset(self.kb_short_forms))
         object.__setattr__(self, "doubtful_branches", dict(self.doubtful_branches or {}))
         object.__setattr__(self, "min_class_children", dict(self.min_class_children or {}))
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON values (sets sorted), which `DictionarySettings(**...)` reads."""
         return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+    def matches_kb_short_forms(self, group: str) -> bool:
+        """Whether KB names of `group` written as short forms are matched."""
+        allowed = self.kb_short_forms
+        return allowed is True or (not isinstance(allowed, bool) and group in allowed)
 
     @classmethod
     def names(cls) -> frozenset[str]:
@@ -322,8 +331,11 @@ class NameDictionary:
                 defined |= self._defined_short_forms(tokens, matches[index], strict)
             counts["dictionary/short_forms_defined"] += len(defined)
             for index in indices:
-                found = matches[index]
-                added = _short_form_matches(sentences[index].tokens, defined, found)
+                tokens = sentences[index].tokens
+                # The document's own definition outranks the KB's reading of the same letters
+                # ("TdP" defined as torsade de pointes, not the KB chemical TDP).
+                found = [m for m in matches[index] if not _redefined(tokens, m, defined)]
+                added = _short_form_matches(tokens, defined, found)
                 counts["dictionary/short_form_matches"] += len(added)
                 matches[index] = sorted(found + added, key=lambda m: m.start)
         return matches
@@ -450,7 +462,7 @@ class NameDictionary:
             if entry is None:
                 continue
             if looks_like_abbreviation(window):
-                if not self.settings.kb_short_forms:
+                if not self.settings.matches_kb_short_forms(entry.group):
                     continue  # "G6PD", "PAH": mostly genes in text; defined short forms follow
             elif (
                 end - start == 1
@@ -740,6 +752,13 @@ def _parenthesised_short_form(
         if depth == 0 or (cut_at_list and depth == 1 and tokens[i] in {";", ","}):
             return tokens[opening + 1 : i] if i >= opening + 2 else None
     return None
+
+
+def _redefined(tokens: Sequence[str], match: _Match, defined: Mapping[str, NameEntry]) -> bool:
+    """Whether a KB name matched as written in short ("TDP") is a short form the document
+    defines as another concept."""
+    text = " ".join(tokens[match.start : match.end])
+    return not match.short_form and text in defined and defined[text] != match.entry
 
 
 def _short_form_matches(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import ListConfig
 
 from hilgen.augment.base import AugmentContext, SyntheticSet
 from hilgen.augment.combined import CombinedAugmenter
@@ -17,7 +19,7 @@ from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.kb.base import Concept
 from hilgen.kb.concept_gate import ConceptGate
-from hilgen.kb.name_dictionary import mention_features
+from hilgen.kb.name_dictionary import DictionarySettings, mention_features
 from tests.augment.test_substitution import breast_lithium
 from tests.conftest import CONF
 from tests.helpers.kb_fixture import LABEL_GROUPS, FixtureLinker, InMemoryKB, demo_kb
@@ -147,6 +149,11 @@ def test_kb_names_written_as_short_forms_are_matched_only_on_request() -> None:
     assert tagged(default) == {"g:0": [("G6PD deficiency", "Disease")]}
     on = KBDictionaryAugmenter(kb_short_forms=True).generate([], context(pool, kb))
     assert tagged(on) == {"g:0": [("G6PD", "Disease"), ("G6PD deficiency", "Disease")]}
+    # A list allows the groups it names only.
+    chemicals = KBDictionaryAugmenter(kb_short_forms=["CHEM"]).generate([], context(pool, kb))
+    assert tagged(chemicals) == tagged(default)
+    diseases = KBDictionaryAugmenter(kb_short_forms=["DISO"]).generate([], context(pool, kb))
+    assert tagged(diseases) == tagged(on)
 
 
 def test_test_sentences_are_never_tagged_and_the_cap_is_seeded() -> None:
@@ -393,15 +400,43 @@ def short_form_kb() -> InMemoryKB:
             Concept("SJS", "Schwartz-Jampel syndrome", (), ("T047",), "DISO"),
             Concept("DMD", "Duchenne muscular dystrophy", (), ("T047",), "DISO"),
             Concept("BMD", "Becker muscular dystrophy", (), ("T047",), "DISO"),
+            Concept("TDP", "Torsade de pointes", (), ("T047",), "DISO"),
+            Concept("THDP", "Thiamine diphosphate", ("TDP",), ("T109",), "CHEM"),
+            Concept("AZT", "Zidovudine", ("AZT",), ("T109",), "CHEM"),
         ]
     )
 
 
-def strictly_tagged(texts: list[str]) -> dict[str, list[tuple[str, str]]]:
+def strictly_tagged(texts: list[str], **settings: object) -> dict[str, list[tuple[str, str]]]:
     """The texts (one document) tagged with `strict_short_forms`, by their index."""
     pool = [unlabelled(f"d:{i}", text, "d") for i, text in enumerate(texts)]
-    augmenter = KBDictionaryAugmenter(strict_short_forms=True)
+    augmenter = KBDictionaryAugmenter(strict_short_forms=True, **settings)
     return tagged(augmenter.generate([], context(pool, short_form_kb())))
+
+
+def test_a_group_list_setting_survives_an_export() -> None:
+    """`kb_short_forms: [CHEM]` from a config (a ListConfig) is written to an export as JSON and
+    read back as the same setting."""
+    settings = DictionarySettings(kb_short_forms=ListConfig(["CHEM"]))
+    again = DictionarySettings(**json.loads(json.dumps(settings.to_json())))
+    assert again == settings
+    assert again.matches_kb_short_forms("CHEM") and not again.matches_kb_short_forms("DISO")
+
+
+def test_kb_short_forms_of_chemicals_and_a_definition_that_outranks_them() -> None:
+    """With `kb_short_forms: [CHEM]` the KB's chemical short forms tag ("AZT"), but where the
+    document defines the same letters as another concept, its definition wins."""
+    texts = ["Torsade de pointes ( TDP ) after AZT .", "TDP recurred ."]
+    assert strictly_tagged(texts)["d:1"] == [("TDP", "Disease")]
+    found = strictly_tagged(texts, kb_short_forms=["CHEM"])
+    assert found["d:0"] == [
+        ("Torsade de pointes", "Disease"),
+        ("TDP", "Disease"),
+        ("AZT", "Chemical"),
+    ]
+    assert found["d:1"] == [("TDP", "Disease")]
+    other_document = strictly_tagged(["TDP was measured ."], kb_short_forms=["CHEM"])
+    assert other_document["d:0"] == [("TDP", "Chemical")]
 
 
 def test_strict_short_forms_read_as_schwartz_and_hearst_read_them() -> None:
