@@ -333,7 +333,7 @@ class NameDictionary:
             for index in indices:
                 tokens = sentences[index].tokens
                 # The document's own definition outranks the KB's reading of the same letters
-                # ("TdP" defined as torsade de pointes, not the KB chemical TDP).
+                # ("TDP" defined as torsade de pointes, not the KB's chemical TDP).
                 found = [m for m in matches[index] if not _redefined(tokens, m, defined)]
                 added = _short_form_matches(tokens, defined, found)
                 counts["dictionary/short_form_matches"] += len(added)
@@ -369,8 +369,8 @@ class NameDictionary:
         return defined
 
     def _names_in_group(self, words: Sequence[str], group: str) -> bool:
-        """Whether the KB names a concept of `group` so, though the name may be another
-        group's too ("adrenoleukodystrophy" is also a name of the gene ABCD1)."""
+        """Whether `words` are a KB name of a concept of `group`, even where the name is
+        another group's too ("adrenoleukodystrophy" is also a name of the gene ABCD1)."""
         norm = normalise_name(" ".join(words))
         return any(c.semantic_group == group for c in self._kb.find_by_name(norm))
 
