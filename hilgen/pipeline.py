@@ -30,7 +30,7 @@ from hilgen.augment.base import (
 from hilgen.augment.generation import GenerationKey, generate_cached, generator_code_version
 from hilgen.data.sampling import KShotSample, sample_kshot
 from hilgen.data.types import Corpus, Sentence, TaggedPrediction
-from hilgen.evaluate.label_errors import errors_table, label_errors
+from hilgen.evaluate.label_errors import LabelErrors, errors_table, label_errors
 from hilgen.evaluate.metrics import Scores, score_predictions, score_tags
 from hilgen.evaluate.prediction_files import write_predictions_conll, write_predictions_jsonl
 from hilgen.evaluate.tables import format_table, scores_table
@@ -119,22 +119,38 @@ def sweep_dir() -> str | None:
 
 def save_predictions(
     sentences: list[Sentence], predicted: list[list[str]], output_dir: Path, split: str
-) -> None:
+) -> list[TaggedPrediction]:
     """`predictions/<split>.jsonl` and `.conll.txt` under `output_dir`: each sentence's tags next to
-    the predicted ones."""
+    the predicted ones (returned)."""
     predictions = [
         TaggedPrediction(s.sentence_id, s.tokens, s.tags, p)
         for s, p in zip(sentences, predicted, strict=True)
     ]
     write_predictions_jsonl(output_dir / "predictions" / f"{split}.jsonl", predictions)
     write_predictions_conll(output_dir / "predictions" / f"{split}{CONLL_SUFFIX}", predictions)
+    return predictions
 
 
-def predict(tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str) -> Scores:
+def predict(
+    tagger: Tagger, sentences: list[Sentence], output_dir: Path, split: str
+) -> tuple[Scores, list[TaggedPrediction]]:
     """Tag `sentences`, write the predictions (JSONL and CoNLL) and score them."""
     predicted = tagger.predict(sentences)
-    save_predictions(sentences, predicted, output_dir, split)
-    return score_tags([s.tags for s in sentences], predicted)
+    predictions = save_predictions(sentences, predicted, output_dir, split)
+    return score_tags([s.tags for s in sentences], predicted), predictions
+
+
+def log_label_errors(
+    tracker: Tracker, predictions: list[TaggedPrediction], path: Path, prefix: str, top: int
+) -> LabelErrors:
+    """Count `predictions`' errors by kind, log the counts as `<prefix>_errors/<kind>` and, for
+    `top` > 0, write and log the commonest mentions of each kind to `path`."""
+    errors = label_errors(predictions)
+    tracker.log_metrics(errors.as_metrics(prefix))
+    if top:
+        atomic_write_text(path, errors_table(errors, top) + "\n")
+        tracker.log_artifact(path)
+    return errors
 
 
 @dataclass
@@ -505,7 +521,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         scores: dict[str, Scores] = {}
         try:
             for split, sentences in evaluation_splits(cfg, data).items():
-                scores[split] = predict(tagger, sentences, output_dir, split)
+                scores[split], predictions = predict(tagger, sentences, output_dir, split)
+                if split == "full_dev":  # what to improve, read off dev (never test)
+                    path = output_dir / "full_dev_errors.md"
+                    log_label_errors(tracker, predictions, path, split, cfg.label_errors)
             source = {"run_id": run_id or "", "git_commit": tags["git_commit"]}
             model_logged = log_trained_model(tracker, tagger, data, output_dir, source)
         finally:
@@ -578,13 +597,9 @@ def generate(cfg: DictConfig) -> SyntheticSet:
         against_gold = score_predictions(pairs) if pairs else None
         errors = None
         if against_gold is not None:
-            errors = label_errors(pairs)
             tracker.log_metrics(against_gold.as_metrics("train_labels"))
-            tracker.log_metrics(errors.as_metrics("train_labels"))
-            if cfg.label_errors:
-                table = errors_table(errors, cfg.label_errors)
-                atomic_write_text(output_dir / "label_errors.md", table + "\n")
-                tracker.log_artifact(output_dir / "label_errors.md")
+            path = output_dir / "label_errors.md"
+            errors = log_label_errors(tracker, pairs, path, "train_labels", cfg.label_errors)
         agreement: dict[str, TeacherAgreement] = {}
         if cfg.teacher_check and not len(synthetic):
             log.warning("teacher_check: the synthetic set is empty, there is nothing to check")

@@ -114,6 +114,14 @@ def test_tiny_training_run_is_logged_and_read_back(
     for split in ("test", "full_dev"):
         assert 0.0 <= run.data.metrics[f"{split}_io_f1"] <= 100.0
     assert "| IO F1 |" in (local / "results.md").read_text()
+    # the whole dev split's errors by kind (never the test split's): every tagged span that is
+    # not exactly right is spurious, a wrong type or a wrong boundary
+    m = run.data.metrics
+    wrong = sum(m[f"full_dev_errors/{kind}"] for kind in ("spurious", "wrong_type", "boundary"))
+    right = m["full_dev_precision"] / 100 * m["full_dev_n_predicted"]
+    assert wrong == pytest.approx(m["full_dev_n_predicted"] - right)
+    assert (local / "full_dev_errors.md").read_text().startswith("| kind ")
+    assert not [key for key in m if key.startswith("test_errors")]
     assert set(json.loads(lines[0])) == {"sentence_id", "tokens", "gold", "predicted"}
     for path in local.rglob("*"):
         if path.is_file():

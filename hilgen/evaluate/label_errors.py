@@ -10,17 +10,25 @@ falls in one kind:
 - `missed`: a gold span that no tagged span overlaps (a false negative proper).
 
 Mentions are counted by their lower-cased text and label, so "receptor" tagged 40 times is one
-line that says 40.
+line that says 40. `train.py` saves the table of the whole dev split's predictions
+(`full_dev_errors.md`), `generate.py` that of the distant labels (`label_errors.md`); any
+predictions file a run wrote can be read again:
+
+    python -m hilgen.evaluate.label_errors outputs/<run>/predictions/full_dev.jsonl --top 40
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hilgen.data.iob import tags_to_spans
 from hilgen.data.types import Span, TaggedPrediction
+from hilgen.evaluate.prediction_files import read_predictions_jsonl
 from hilgen.evaluate.tables import format_table
 
 KINDS = ("spurious", "missed", "wrong_type", "boundary")
@@ -83,3 +91,22 @@ def errors_table(errors: LabelErrors, top: int) -> str:
         for (text, label), count in counter.most_common(top):
             rows.append(["", text, label, count])
     return format_table(["kind", "mention", "label", "count"], rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the error table of a predictions file (`predictions/<split>.jsonl` of a run)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("predictions", type=Path, help="a run's predictions/<split>.jsonl")
+    parser.add_argument("--top", type=int, default=15, help="mentions shown per kind")
+    args = parser.parse_args(argv)
+    try:
+        predictions = read_predictions_jsonl(args.predictions)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(errors_table(label_errors(predictions), args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -103,7 +103,7 @@ def test_predictions_are_valid_iob2_and_failures_become_all_o(
     with client(server, tmp_path / "cache") as llm:
         tagger = LLMTagger(LABELS, llm, tagging_prompt(), max_examples=2, limit=5)
         assert tagger.fit(TrainingData(GOLD), make_trainer=None) == {"few_shot_examples": 2}
-        scores = predict(tagger, TEST, tmp_path, "test")
+        scores, _ = predict(tagger, TEST, tmp_path, "test")
         requests = server.request_count
 
         prompt = user_text(server.bodies[0])
