@@ -46,7 +46,7 @@ from hilgen.kb.names import (
     number_variants,
     starts_a_word,
 )
-from hilgen.kb.semantic_groups import groups_of_scope
+from hilgen.kb.semantic_groups import SEMANTIC_GROUPS, groups_of_scope
 
 # Tokens a multi-token name may hold inside it besides words: "Prader - Willi", "A - T".
 _INNER_JOINERS = frozenset({"-", "/", "'"})
@@ -93,6 +93,12 @@ class DictionarySettings:
             object.__setattr__(self, "entity_groups", frozenset(self.entity_groups))
         if not isinstance(self.kb_short_forms, bool):  # a list of semantic groups
             object.__setattr__(self, "kb_short_forms", frozenset(self.kb_short_forms))
+        for key in ("entity_groups", "kb_short_forms"):
+            value = getattr(self, key)
+            if isinstance(value, frozenset) and (unknown := sorted(value - SEMANTIC_GROUPS)):
+                raise ValueError(
+                    f"{key}: {unknown} are no semantic groups; use {sorted(SEMANTIC_GROUPS)}"
+                )
         object.__setattr__(self, "doubtful_branches", dict(self.doubtful_branches or {}))
         object.__setattr__(self, "min_class_children", dict(self.min_class_children or {}))
 

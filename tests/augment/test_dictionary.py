@@ -421,6 +421,8 @@ def test_a_group_list_setting_survives_an_export() -> None:
     again = DictionarySettings(**json.loads(json.dumps(settings.to_json())))
     assert again == settings
     assert again.matches_kb_short_forms("CHEM") and not again.matches_kb_short_forms("DISO")
+    with pytest.raises(ValueError, match=r"kb_short_forms: \['CHM'\] are no semantic groups"):
+        DictionarySettings(kb_short_forms=["CHM"])
 
 
 def test_kb_short_forms_of_chemicals_and_a_definition_that_outranks_them() -> None:
