@@ -201,11 +201,11 @@ def mention_features(
     tokens: Sequence[str], start: int, end: int, children: int
 ) -> tuple[float, float, float, float]:
     """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
-    head, a content word right after it (no stop word, no "-ed" or "-ly" word), and whether it
-    is written as a short form."""
+    head, a content word after it (no stop word, no "-ed" or "-ly" word; see `_word_after`),
+    and whether it is written as a short form."""
     head = tokens[end - 1].casefold()
     plural = looks_plural(head)
-    after = tokens[end] if end < len(tokens) else ""
+    after = _word_after(tokens, end)
     content_after = (
         after.isalpha()
         and after.casefold() not in ENGLISH_STOP_WORDS
@@ -213,6 +213,18 @@ def mention_features(
     )
     short = looks_like_abbreviation(tokens[start:end])
     return (math.log1p(children), float(plural), float(content_after), float(short))
+
+
+def _word_after(tokens: Sequence[str], end: int) -> str:
+    """The word after a mention, read past a parenthesis of at most four tokens right after it
+    ("adenomatous polyposis coli ( APC ) gene") or the one it closes ("( APC ) gene"): the
+    noun a mention used as a modifier modifies ("" at the sentence's end)."""
+    short = _parenthesised_short_form(tokens, end, cut_at_list=False)
+    if short is not None:
+        end += len(short) + 2
+    elif end < len(tokens) and tokens[end] == ")":
+        end += 1
+    return tokens[end] if end < len(tokens) else ""
 
 
 class LabelTree:

@@ -223,6 +223,15 @@ def test_mention_features_read_the_kb_and_the_sentence() -> None:
     assert plural_class[1:] == (1.0, 0.0, 0.0) and plural_class[0] > 1.0
 
 
+def test_the_word_after_a_mention_is_read_past_its_parenthesis() -> None:
+    """A long form with its short form ("... ( APC ) gene"), and the short form inside it, both
+    modify the noun after the parenthesis; a longer parenthesis is not read past."""
+    tokens = tokenize("adenomatous polyposis coli ( APC ) gene , colitis ( in most of the cases )")
+    content_after = [mention_features(tokens, s, e, children=0)[2] for s, e in [(0, 3), (4, 5)]]
+    assert content_after == [1.0, 1.0]
+    assert mention_features(tokens, 8, 9, children=0)[2] == 0.0
+
+
 def test_bad_settings_and_missing_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="max_sentences"):
         KBDictionaryAugmenter(max_sentences=0)
