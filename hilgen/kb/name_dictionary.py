@@ -201,12 +201,13 @@ def mention_features(
     tokens: Sequence[str], start: int, end: int, children: int
 ) -> tuple[float, float, float, float]:
     """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
-    head, a content word after it (no stop word, no "-ed" or "-ly" word; see `_word_after`),
-    and whether it is written as a short form."""
+    head, a content word after it (no stop word, no "-ed" or "-ly" word; see `_word_after`) or a
+    hyphen ("anxiety - related responses": the first part of a compound modifier), and whether
+    it is written as a short form."""
     head = tokens[end - 1].casefold()
     plural = looks_plural(head)
     after = _word_after(tokens, end)
-    content_after = (
+    content_after = after == "-" or (
         after.isalpha()
         and after.casefold() not in ENGLISH_STOP_WORDS
         and not after.endswith(_VERB_ENDINGS)

@@ -232,6 +232,11 @@ def test_the_word_after_a_mention_is_read_past_its_parenthesis() -> None:
     assert mention_features(tokens, 8, 9, children=0)[2] == 0.0
 
 
+def test_a_mention_hyphenated_to_the_next_word_modifies_it() -> None:
+    tokens = tokenize("anxiety - related responses and anxiety .")
+    assert [mention_features(tokens, s, s + 1, children=0)[2] for s in (0, 5)] == [1.0, 0.0]
+
+
 def test_bad_settings_and_missing_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="max_sentences"):
         KBDictionaryAugmenter(max_sentences=0)
