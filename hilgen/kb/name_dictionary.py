@@ -201,19 +201,24 @@ def mention_features(
     tokens: Sequence[str], start: int, end: int, children: int
 ) -> tuple[float, float, float, float]:
     """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
-    head, a content word after it (no stop word, no "-ed" or "-ly" word; see `_word_after`) or a
-    hyphen ("anxiety - related responses": the first part of a compound modifier), and whether
-    it is written as a short form."""
-    head = tokens[end - 1].casefold()
-    plural = looks_plural(head)
+    head, whether it modifies the next word (`modifies_next_word`), and whether it is written
+    as a short form."""
+    plural = looks_plural(tokens[end - 1].casefold())
+    modifier = modifies_next_word(tokens, end)
+    short = looks_like_abbreviation(tokens[start:end])
+    return (math.log1p(children), float(plural), float(modifier), float(short))
+
+
+def modifies_next_word(tokens: Sequence[str], end: int) -> bool:
+    """Whether a mention ending at `end` is followed by a content word (no stop word, no "-ed"
+    or "-ly" word; read as `_word_after` reads) or by a hyphen ("anxiety - related responses":
+    the first part of a compound modifier)."""
     after = _word_after(tokens, end)
-    content_after = after == "-" or (
+    return after == "-" or (
         after.isalpha()
         and after.casefold() not in ENGLISH_STOP_WORDS
         and not after.endswith(_VERB_ENDINGS)
     )
-    short = looks_like_abbreviation(tokens[start:end])
-    return (math.log1p(children), float(plural), float(content_after), float(short))
 
 
 def _word_after(tokens: Sequence[str], end: int) -> str:
@@ -312,9 +317,16 @@ class NameDictionary:
 
     def _span(self, sentence: Sentence, match: _Match) -> Span:
         candidates = self.group_labels[match.entry.group]
+        composite = self.composite_labels.get(match.entry.group)
         label = candidates[0]
-        if match.coordinated and match.entry.group in self.composite_labels:
-            label = self.composite_labels[match.entry.group]
+        # A coordination is a composite mention, unless it modifies the next word and the tree
+        # has a label for that ("breast and ovarian cancer susceptibility": NCBI's Modifier).
+        if (
+            match.coordinated
+            and composite is not None
+            and (len(candidates) == 1 or not modifies_next_word(sentence.tokens, match.end))
+        ):
+            label = composite
         elif len(candidates) > 1:
             count = self._children(match.entry.concept_id)
             features = mention_features(sentence.tokens, match.start, match.end, count)

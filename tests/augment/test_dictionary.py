@@ -216,6 +216,27 @@ def test_labels_sharing_a_group_are_chosen_by_a_tree_learnt_on_the_sample() -> N
     assert synthetic.stats["label_tree_mentions"] == 6
 
 
+def test_a_coordination_modifying_the_next_word_takes_the_trees_label() -> None:
+    """NCBI-Disease tags "breast and ovarian cancer susceptibility" a Modifier, and "breast and
+    ovarian cancer" alone a CompositeMention."""
+    kb, groups, relations = four_type_world()
+    sample = [
+        Sentence("s:0", tokenize("Cancer is rare ."), [Span(0, 1, "DiseaseClass")]),
+        Sentence("s:1", tokenize("Retinoblastoma is rare ."), [Span(0, 1, "SpecificDisease")]),
+        Sentence("s:2", tokenize("Breast cancer patients ."), [Span(0, 2, "Modifier")]),
+    ]
+    pool = [
+        unlabelled("u:0", "Breast and ovarian cancer were seen ."),
+        unlabelled("u:1", "Breast and ovarian cancer susceptibility ."),
+    ]
+    ctx = context(pool, kb, labels=list(groups), label_groups=groups, label_relations=relations)
+    synthetic = KBDictionaryAugmenter(coordinations=True).generate(sample, ctx)
+    assert tagged(synthetic) == {
+        "u:0": [("Breast and ovarian cancer", "CompositeMention")],
+        "u:1": [("Breast and ovarian cancer", "Modifier")],
+    }
+
+
 def test_mention_features_read_the_kb_and_the_sentence() -> None:
     tokens = tokenize("DMD patients and tumors .")
     assert mention_features(tokens, 0, 1, children=0) == (0.0, 0.0, 1.0, 1.0)
@@ -530,3 +551,12 @@ def test_coordinated_names_sharing_a_head_are_one_mention() -> None:
         ("breast and ovarian cancer", "Composite"),
         ("lung cancer", "Disease"),
     ]
+    # with one label beside the composite one, a coordination stays composite before a noun
+    modifying = context(
+        [unlabelled("c:3", "breast and ovarian cancer families")],
+        labels=["Disease", "Composite", "Chemical"],
+        label_groups={**LABEL_GROUPS, "Composite": ["DISO"]},
+        label_relations={"Composite": []},
+    )
+    labelled = tagged(KBDictionaryAugmenter(coordinations=True).generate([], modifying))
+    assert labelled["c:3"] == [("breast and ovarian cancer", "Composite")]
