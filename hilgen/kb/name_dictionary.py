@@ -201,15 +201,15 @@ def mention_features(
     tokens: Sequence[str], start: int, end: int, children: int
 ) -> tuple[float, float, float, float]:
     """What the label tree sees of a mention: log(1 + is-a children of its concept), a plural
-    head, whether it modifies the next word (`modifies_next_word`), and whether it is written
+    head, whether it modifies the next word (`_modifies_next_word`), and whether it is written
     as a short form."""
     plural = looks_plural(tokens[end - 1].casefold())
-    modifier = modifies_next_word(tokens, end)
+    modifier = _modifies_next_word(tokens, end)
     short = looks_like_abbreviation(tokens[start:end])
     return (math.log1p(children), float(plural), float(modifier), float(short))
 
 
-def modifies_next_word(tokens: Sequence[str], end: int) -> bool:
+def _modifies_next_word(tokens: Sequence[str], end: int) -> bool:
     """Whether a mention ending at `end` is followed by a content word (no stop word, no "-ed"
     or "-ly" word; read as `_word_after` reads) or by a hyphen ("anxiety - related responses":
     the first part of a compound modifier)."""
@@ -319,12 +319,13 @@ class NameDictionary:
         candidates = self.group_labels[match.entry.group]
         composite = self.composite_labels.get(match.entry.group)
         label = candidates[0]
-        # A coordination is a composite mention, unless it modifies the next word and the tree
-        # has a label for that ("breast and ovarian cancer susceptibility": NCBI's Modifier).
+        # A coordination is a composite mention, unless it modifies the next word and other
+        # labels share its group: the tree chooses then ("breast and ovarian cancer
+        # susceptibility" is NCBI-Disease's Modifier).
         if (
             match.coordinated
             and composite is not None
-            and (len(candidates) == 1 or not modifies_next_word(sentence.tokens, match.end))
+            and (len(candidates) == 1 or not _modifies_next_word(sentence.tokens, match.end))
         ):
             label = composite
         elif len(candidates) > 1:
