@@ -81,6 +81,7 @@ class DictionarySettings:
     strict_short_forms: bool = False
     short_kb_words: bool = False
     coordinations: bool = False
+    interrupted_long_forms: bool = False
 
     def __post_init__(self) -> None:
         if self.max_name_tokens < 1 or self.tree_depth < 1:
@@ -358,6 +359,10 @@ class NameDictionary:
             defined: dict[str, NameEntry] = {}
             for index in indices:
                 tokens = sentences[index].tokens
+                if self.settings.interrupted_long_forms:
+                    matches[index], spelled = self._interrupted_long_forms(tokens, matches[index])
+                    counts["dictionary/short_forms_defined_inside_names"] += len(spelled)
+                    defined |= spelled
                 if strict:
                     matches[index] = _extended_to_long_forms(tokens, matches[index])
                 defined |= self._defined_short_forms(tokens, matches[index], strict)
@@ -399,6 +404,64 @@ class NameDictionary:
             if tail is None or self._names_in_group(words[tail:], match.entry.group):
                 defined[" ".join(short)] = match.entry
         return defined
+
+    def _interrupted_long_forms(
+        self, tokens: Sequence[str], found: Sequence[_Match]
+    ) -> tuple[list[_Match], dict[str, NameEntry]]:
+        """Names a short form's parenthesis interrupts, "von Hippel - Lindau ( VHL ) disease",
+        "glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency": the words around the
+        parenthesis are a name, the short form's letters read from the words before it. The
+        whole span becomes one match (NCBI-Disease annotates it so) in place of the matches
+        inside it, and the short form with the words after it ("G6PD deficiency") is defined
+        across the document. So is the short form alone where the words before the parenthesis
+        are no KB name ("von Hippel - Lindau"); where they are one (the enzyme
+        "glucose - 6 - phosphate dehydrogenase"), the short form alone is that. A name matched
+        right before the parenthesis keeps it: "N - methyl - D - aspartate ( NMDA ) receptor"
+        is a chemical and its short form, not one receptor."""
+        out = list(found)
+        defined: dict[str, NameEntry] = {}
+        named = {m.end for m in found}
+        for opening, token in enumerate(tokens):
+            short = _parenthesised_short_form(tokens, opening, cut_at_list=False)
+            if token != "(" or opening in named or not short or not looks_like_abbreviation(short):
+                continue  # a name right before "( SF )" is its long form
+            after = opening + len(short) + 2
+            match = self._interrupted_at(tokens, opening, after, "".join(short))
+            if match is None:
+                continue
+            out = [m for m in out if m.end <= match.start or m.start >= match.end]
+            out.append(match)
+            defined[" ".join([*short, *tokens[after : match.end]])] = match.entry
+            head = normalise_name(" ".join(tokens[match.start : opening]))
+            if not self._kb.find_by_name(head):
+                defined[" ".join(short)] = match.entry
+        return sorted(out, key=lambda m: m.start), defined
+
+    def _interrupted_at(
+        self, tokens: Sequence[str], opening: int, after: int, short: str
+    ) -> _Match | None:
+        """The longest name of words before `opening` and up to three words from `after` on
+        whose words before the parenthesis hold the short form's letters."""
+        longest = self.settings.max_name_tokens
+        tail_words = 0
+        while (
+            tail_words < 3
+            and after + tail_words < len(tokens)
+            and tokens[after + tail_words].isalpha()
+        ):
+            tail_words += 1
+        for start in range(max(0, opening - longest), opening):
+            head = tokens[start:opening]
+            if not _is_word(head[0]) or not all(_is_word(t) or t in _INNER_JOINERS for t in head):
+                continue
+            if not starts_a_word(short, " ".join(head)) or _long_form_start(short, head) is None:
+                continue
+            for end in range(after + tail_words, after, -1):
+                words = [*head, *tokens[after:end]]
+                entry = self._lookup(words) if len(words) <= longest else None
+                if entry is not None:
+                    return _Match(start, end, entry)
+        return None
 
     def _names_in_group(self, words: Sequence[str], group: str) -> bool:
         """Whether `words` are a KB name of a concept of `group`, even where the name is

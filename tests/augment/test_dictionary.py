@@ -438,6 +438,9 @@ def short_form_kb() -> InMemoryKB:
             Concept("TDP", "Torsade de pointes", (), ("T047",), "DISO"),
             Concept("THDP", "Thiamine diphosphate", ("TDP",), ("T109",), "CHEM"),
             Concept("AZT", "Zidovudine", ("AZT",), ("T109",), "CHEM"),
+            Concept("VHLD", "von Hippel-Lindau disease", (), ("T047",), "DISO"),
+            Concept("G6PDD", "Glucose-6-phosphate dehydrogenase deficiency", (), ("T047",), "DISO"),
+            Concept("G6PD", "Glucose-6-phosphate dehydrogenase", (), ("T126",), "CHEM"),
         ]
     )
 
@@ -560,3 +563,39 @@ def test_coordinated_names_sharing_a_head_are_one_mention() -> None:
     )
     labelled = tagged(KBDictionaryAugmenter(coordinations=True).generate([], modifying))
     assert labelled["c:3"] == [("breast and ovarian cancer", "Composite")]
+
+
+def test_a_name_around_a_short_form_is_one_mention() -> None:
+    """ "von Hippel - Lindau ( VHL ) disease" is one mention, and "VHL disease" and "VHL" are
+    defined across the document: "von Hippel - Lindau" names nothing else. "G6PD" abbreviates
+    the enzyme, a KB name of its own, so only "G6PD deficiency" is defined, not "G6PD"; where
+    the enzyme is a label's name, it and its short form are tagged instead."""
+    pool = [
+        unlabelled(f"d:{i}", text, "d")
+        for i, text in enumerate(
+            [
+                "The von Hippel - Lindau ( VHL ) disease gene .",
+                "Glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency is common .",
+                "VHL patients , VHL disease , G6PD deficiency and G6PD levels .",
+            ]
+        )
+    ]
+    diseases = context(
+        pool, short_form_kb(), labels=["Disease"], label_groups={"Disease": ["DISO"]}
+    )
+
+    def found(setting: bool, ctx: AugmentContext) -> dict[str, list[tuple[str, str]]]:
+        augmenter = KBDictionaryAugmenter(strict_short_forms=True, interrupted_long_forms=setting)
+        return tagged(augmenter.generate([], ctx))
+
+    assert found(True, diseases) == {
+        "d:0": [("von Hippel - Lindau ( VHL ) disease", "Disease")],
+        "d:1": [("Glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency", "Disease")],
+        "d:2": [("VHL", "Disease"), ("VHL disease", "Disease"), ("G6PD deficiency", "Disease")],
+    }
+    assert found(False, diseases) == {}
+    both = context(pool, short_form_kb())
+    assert found(True, both)["d:1"] == [
+        ("Glucose - 6 - phosphate dehydrogenase", "Chemical"),
+        ("G6PD", "Chemical"),
+    ]
