@@ -409,15 +409,16 @@ class NameDictionary:
         self, tokens: Sequence[str], found: Sequence[_Match]
     ) -> tuple[list[_Match], dict[str, NameEntry]]:
         """Names a short form's parenthesis interrupts, "von Hippel - Lindau ( VHL ) disease",
-        "glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency": the words around the
-        parenthesis are a name, the short form's letters read from the words before it. The
-        whole span becomes one match (NCBI-Disease annotates it so) in place of the matches
-        inside it, and the short form with the words after it ("G6PD deficiency") is defined
-        across the document. So is the short form alone where the words before the parenthesis
-        are no KB name ("von Hippel - Lindau"); where they are one (the enzyme
-        "glucose - 6 - phosphate dehydrogenase"), the short form alone is that. A name matched
-        right before the parenthesis keeps it: "N - methyl - D - aspartate ( NMDA ) receptor"
-        is a chemical and its short form, not one receptor."""
+        "glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency": the long form the short
+        form's letters read (as Schwartz & Hearst place them) and the words after the
+        parenthesis are a name. The whole span becomes one match (NCBI-Disease and BC5CDR
+        annotate it so) in place of the matches inside it, and the short form with the words
+        after it ("G6PD deficiency") is defined across the document. So is the short form
+        alone where those words are a bare head the dictionary never matches alone
+        (`exclude_names`: "disease") and its long form is no KB name ("von Hippel - Lindau";
+        "glucose - 6 - phosphate dehydrogenase" is an enzyme, "atrioventricular ( AV ) block"
+        no "AV" disease). A name matched right before the parenthesis keeps it:
+        "N - methyl - D - aspartate ( NMDA ) receptor" is a chemical and its short form."""
         out = list(found)
         defined: dict[str, NameEntry] = {}
         named = {m.end for m in found}
@@ -431,36 +432,38 @@ class NameDictionary:
                 continue
             out = [m for m in out if m.end <= match.start or m.start >= match.end]
             out.append(match)
-            defined[" ".join([*short, *tokens[after : match.end]])] = match.entry
-            head = normalise_name(" ".join(tokens[match.start : opening]))
-            if not self._kb.find_by_name(head):
+            tail = tokens[after : match.end]
+            defined[" ".join([*short, *tail])] = match.entry
+            long_form = normalise_name(" ".join(tokens[match.start : opening]))
+            if normalise_name(" ".join(tail)) in self.settings.exclude_names and not (
+                self._kb.find_by_name(long_form)
+            ):
                 defined[" ".join(short)] = match.entry
         return sorted(out, key=lambda m: m.start), defined
 
     def _interrupted_at(
         self, tokens: Sequence[str], opening: int, after: int, short: str
     ) -> _Match | None:
-        """The longest name of words before `opening` and up to three words from `after` on
-        whose words before the parenthesis hold the short form's letters."""
-        longest = self.settings.max_name_tokens
+        """The name of the short form's long form before `opening` and the longest run of up
+        to three words from `after` on, if there is one."""
+        lowest = max(0, opening - self.settings.max_name_tokens)
+        start = _long_form_start(short, list(tokens[lowest:opening]))
+        if start is None:
+            return None
+        start += lowest
+        head = tokens[start:opening]
+        if not all(_is_word(t) or t in _INNER_JOINERS for t in head):
+            return None
         tail_words = 0
-        while (
-            tail_words < 3
-            and after + tail_words < len(tokens)
-            and tokens[after + tail_words].isalpha()
-        ):
+        while tail_words < 3 and after + tail_words < len(tokens):
+            if not tokens[after + tail_words].isalpha():
+                break
             tail_words += 1
-        for start in range(max(0, opening - longest), opening):
-            head = tokens[start:opening]
-            if not _is_word(head[0]) or not all(_is_word(t) or t in _INNER_JOINERS for t in head):
-                continue
-            if not starts_a_word(short, " ".join(head)) or _long_form_start(short, head) is None:
-                continue
-            for end in range(after + tail_words, after, -1):
-                words = [*head, *tokens[after:end]]
-                entry = self._lookup(words) if len(words) <= longest else None
-                if entry is not None:
-                    return _Match(start, end, entry)
+        for end in range(after + tail_words, after, -1):
+            words = [*head, *tokens[after:end]]
+            entry = self._lookup(words) if len(words) <= self.settings.max_name_tokens else None
+            if entry is not None:
+                return _Match(start, end, entry)
         return None
 
     def _names_in_group(self, words: Sequence[str], group: str) -> bool:

@@ -441,6 +441,13 @@ def short_form_kb() -> InMemoryKB:
             Concept("VHLD", "von Hippel-Lindau disease", (), ("T047",), "DISO"),
             Concept("G6PDD", "Glucose-6-phosphate dehydrogenase deficiency", (), ("T047",), "DISO"),
             Concept("G6PD", "Glucose-6-phosphate dehydrogenase", (), ("T126",), "CHEM"),
+            Concept(
+                "AVB",
+                "Atrioventricular block",
+                ("Complete atrioventricular block",),
+                ("T047",),
+                "DISO",
+            ),
         ]
     )
 
@@ -567,16 +574,19 @@ def test_coordinated_names_sharing_a_head_are_one_mention() -> None:
 
 def test_a_name_around_a_short_form_is_one_mention() -> None:
     """ "von Hippel - Lindau ( VHL ) disease" is one mention, and "VHL disease" and "VHL" are
-    defined across the document: "von Hippel - Lindau" names nothing else. "G6PD" abbreviates
-    the enzyme, a KB name of its own, so only "G6PD deficiency" is defined, not "G6PD"; where
-    the enzyme is a label's name, it and its short form are tagged instead."""
+    defined across the document ("disease" is a bare head, "von Hippel - Lindau" no name).
+    "G6PD" abbreviates an enzyme, a KB name of its own, and "AV" the word "atrioventricular"
+    before "block": only "G6PD deficiency" and "AV block" are defined. The long form starts
+    where the short form's letters do ("complete" is left out). Where the enzyme is a label's
+    name, it and its short form are tagged instead."""
     pool = [
         unlabelled(f"d:{i}", text, "d")
         for i, text in enumerate(
             [
                 "The von Hippel - Lindau ( VHL ) disease gene .",
                 "Glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency is common .",
-                "VHL patients , VHL disease , G6PD deficiency and G6PD levels .",
+                "A complete atrioventricular ( AV ) block .",
+                "VHL patients , VHL disease , G6PD deficiency , G6PD levels , AV block , AV node .",
             ]
         )
     ]
@@ -585,13 +595,21 @@ def test_a_name_around_a_short_form_is_one_mention() -> None:
     )
 
     def found(setting: bool, ctx: AugmentContext) -> dict[str, list[tuple[str, str]]]:
-        augmenter = KBDictionaryAugmenter(strict_short_forms=True, interrupted_long_forms=setting)
+        augmenter = KBDictionaryAugmenter(
+            strict_short_forms=True, exclude_names=["disease"], interrupted_long_forms=setting
+        )
         return tagged(augmenter.generate([], ctx))
 
     assert found(True, diseases) == {
         "d:0": [("von Hippel - Lindau ( VHL ) disease", "Disease")],
         "d:1": [("Glucose - 6 - phosphate dehydrogenase ( G6PD ) deficiency", "Disease")],
-        "d:2": [("VHL", "Disease"), ("VHL disease", "Disease"), ("G6PD deficiency", "Disease")],
+        "d:2": [("atrioventricular ( AV ) block", "Disease")],
+        "d:3": [
+            ("VHL", "Disease"),
+            ("VHL disease", "Disease"),
+            ("G6PD deficiency", "Disease"),
+            ("AV block", "Disease"),
+        ],
     }
     assert found(False, diseases) == {}
     both = context(pool, short_form_kb())
