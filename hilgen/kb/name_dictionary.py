@@ -82,6 +82,7 @@ class DictionarySettings:
     short_kb_words: bool = False
     coordinations: bool = False
     interrupted_long_forms: bool = False
+    split_induced: bool = False
 
     def __post_init__(self) -> None:
         if self.max_name_tokens < 1 or self.tree_depth < 1:
@@ -542,6 +543,16 @@ class NameDictionary:
             )
         return self._kb_words[norm, group]
 
+    def _names_its_cause(self, window: Sequence[str]) -> bool:
+        """Whether a name reads "X - induced Y" where X is a name the dictionary tags itself
+        ("heparin - induced thrombocytopenia"): BC5CDR and ADE annotate the chemical and the
+        disease apart, and "drug - induced hepatitis" (no chemical name) whole."""
+        for index, token in enumerate(window[1:-1], start=1):
+            if token.casefold() == "induced":
+                cause = window[: index - 1] if window[index - 1] == "-" else window[:index]
+                return bool(cause) and self._lookup(cause) is not None
+        return False
+
     def _longest_at(self, tokens: Sequence[str], start: int) -> _Match | None:
         if not _is_word(tokens[start]):
             return None
@@ -557,7 +568,7 @@ class NameDictionary:
             if not _is_word(window[-1]):
                 continue
             entry = self._lookup(window)
-            if entry is None:
+            if entry is None or (self.settings.split_induced and self._names_its_cause(window)):
                 continue
             if looks_like_abbreviation(window):
                 if not self.settings.matches_kb_short_forms(entry.group):

@@ -617,3 +617,38 @@ def test_a_name_around_a_short_form_is_one_mention() -> None:
         ("Glucose - 6 - phosphate dehydrogenase", "Chemical"),
         ("G6PD", "Chemical"),
     ]
+
+
+def test_a_name_holding_its_tagged_cause_is_read_apart() -> None:
+    """ "heparin - induced thrombocytopenia" is the chemical and the disease apart where heparin
+    is a name the dictionary tags (a Chemical label); "drug - induced hepatitis" names no
+    chemical and stays whole, as does everything where no label tags chemicals."""
+    kb = InMemoryKB(
+        [
+            Concept("HIT", "Heparin-induced thrombocytopenia", (), ("T047",), "DISO"),
+            Concept("TCP", "Thrombocytopenia", (), ("T047",), "DISO"),
+            Concept("HEP", "Heparin", (), ("T109",), "CHEM"),
+            Concept("DIH", "Drug-induced hepatitis", (), ("T047",), "DISO"),
+            Concept("HEPA", "Hepatitis", (), ("T047",), "DISO"),
+        ]
+    )
+    pool = [
+        unlabelled("i:0", "After heparin - induced thrombocytopenia or drug - induced hepatitis .")
+    ]
+    both = context(pool, kb)
+    diseases = context(pool, kb, labels=["Disease"], label_groups={"Disease": ["DISO"]})
+
+    def found(setting: bool, ctx: AugmentContext) -> list[tuple[str, str]]:
+        return tagged(KBDictionaryAugmenter(split_induced=setting).generate([], ctx))["i:0"]
+
+    assert found(True, both) == [
+        ("heparin", "Chemical"),
+        ("thrombocytopenia", "Disease"),
+        ("drug - induced hepatitis", "Disease"),
+    ]
+    whole = [
+        ("heparin - induced thrombocytopenia", "Disease"),
+        ("drug - induced hepatitis", "Disease"),
+    ]
+    assert found(False, both) == whole
+    assert found(True, diseases) == whole
