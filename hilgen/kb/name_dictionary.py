@@ -13,7 +13,9 @@ groups, e.g. CHEM alone, where "AZT" and "GABA" name one chemical each). Nor is 
 name of at most four letters ("all", "was"), unless `short_kb_words` finds it the word the KB
 calls its concept ("Pain"). A short form defined after a matched name
 ("Duchenne muscular dystrophy ( DMD )") is tagged wherever its document (its sentence, where
-the text has no document ids) uses it.
+the text has no document ids) uses it; with `interrupted_long_forms` so is a name written
+around its short form's parenthesis ("von Hippel - Lindau ( VHL ) disease"). With
+`split_induced`, "X - induced Y" is X and Y where X is a name the dictionary tags itself.
 
 Which label a name takes. The one label whose semantic groups hold the concept (BC5CDR:
 Chemical for CHEM, Disease for DISO). Where several labels share the groups (NCBI-Disease's
