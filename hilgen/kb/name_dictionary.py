@@ -62,6 +62,9 @@ _VERB_ENDINGS = ("ed", "ly")
 _COORDINATORS = frozenset({"/", "and", "or"})
 # Words a long form may gain on its left: "sodium" of "sodium nitroprusside ( SNP )".
 _MAX_LONG_FORM_EXTENSION = 3
+# Raised whenever `mention_features` reads a mention differently; 2: the word after a mention
+# is read past a parenthesis and a hyphen is a modifier's (373111b, 669f416).
+TREE_FEATURES_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,8 @@ class SampleEvidence:
     concepts: dict[str, list[str]]
     tree_features: list[tuple[float, ...]]
     tree_labels: list[str]
+    # How `mention_features` computed `tree_features` (an export keeps it, its sentences not)
+    tree_features_version: int = TREE_FEATURES_VERSION
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,6 +174,7 @@ class SampleEvidence:
             "concepts": self.concepts,
             "tree_features": [list(f) for f in self.tree_features],
             "tree_labels": self.tree_labels,
+            "tree_features_version": self.tree_features_version,
         }
 
     @classmethod
@@ -178,6 +184,15 @@ class SampleEvidence:
             {group: list(ids) for group, ids in data["concepts"].items()},
             [tuple(f) for f in data["tree_features"]],
             list(data["tree_labels"]),
+            int(data.get("tree_features_version", 1)),  # exports before the field: version 1
+        )
+
+    @property
+    def tree_features_outdated(self) -> bool:
+        """Whether the label tree (used where labels share groups) was learnt on features
+        `mention_features` no longer computes so: it then types mentions differently."""
+        return (
+            self.tree_features_version != TREE_FEATURES_VERSION and len(set(self.tree_labels)) > 1
         )
 
 

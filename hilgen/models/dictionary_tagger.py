@@ -188,6 +188,13 @@ class DictionaryTagger(Tagger):
         )
         tagger._kb_version = version
         evidence = SampleEvidence.from_json(stored["evidence"])
+        if evidence.tree_features_outdated:
+            log.warning(
+                "%s: this dictionary model's label tree was learnt on mention features of an "
+                "older version, so mentions whose labels share a semantic group may be typed "
+                "differently from the run that exported it; train the model again to refresh it",
+                directory,
+            )
         tagger._dictionary = NameDictionary(
             tagger.settings, kb, tagger._scopes, evidence, tagger.seed
         )

@@ -13,6 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
 from hilgen.inference.export import export_ensemble, export_tagger, kind_of, load_exported
+from hilgen.kb.name_dictionary import TREE_FEATURES_VERSION
 from hilgen.models.base import TrainingData
 from hilgen.models.combine import Intersection
 from hilgen.models.dictionary_tagger import (
@@ -91,6 +92,27 @@ def test_an_exported_dictionary_tags_the_same_and_keeps_no_sample_sentence(
     with pytest.raises(DictionaryKBError, match="python -m hilgen.kb build --data-dir"):
         DictionaryTagger.from_export(tmp_path / "model")
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_label_tree_learnt_on_older_mention_features_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export keeps the tree's training features, not the sentences they came from, so a
+    tree learnt on features computed another way cannot be relearnt: loading says so, where
+    labels share a group (the tree is used) and the export predates the features' version."""
+    export_tagger(fitted(), tmp_path / "model", LABEL_GROUPS, "fixture")
+    path = tmp_path / "model" / DictionaryTagger.EXPORT_FILE
+    settings = json.loads(path.read_text())
+    assert settings["evidence"]["tree_features_version"] == TREE_FEATURES_VERSION
+    del settings["evidence"]["tree_features_version"]  # an export from before the field
+    path.write_text(json.dumps(settings))
+    DictionaryTagger.from_export(tmp_path / "model")
+    assert "older version" not in caplog.text  # one label per group: no tree to type with
+    settings["evidence"]["tree_features"] = [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]]
+    settings["evidence"]["tree_labels"] = ["Disease", "Modifier"]
+    path.write_text(json.dumps(settings))
+    DictionaryTagger.from_export(tmp_path / "model")
+    assert "label tree was learnt on mention features of an older version" in caplog.text
 
 
 def test_label_scopes_auto_are_chosen_from_the_sample() -> None:
