@@ -15,7 +15,8 @@ calls its concept ("Pain"). A short form defined after a matched name
 ("Duchenne muscular dystrophy ( DMD )") is tagged wherever its document (its sentence, where
 the text has no document ids) uses it; with `interrupted_long_forms` so is a name written
 around its short form's parenthesis ("von Hippel - Lindau ( VHL ) disease"). With
-`split_induced`, "X - induced Y" is X and Y where X is a name the dictionary tags itself.
+`split_induced`, "X - induced Y" is X and Y where X is a name the dictionary tags itself;
+with `deficient_adjectives`, "C7 - deficient" is the name "C7 deficiency".
 
 Which label a name takes. The one label whose semantic groups hold the concept (BC5CDR:
 Chemical for CHEM, Disease for DISO). Where several labels share the groups (NCBI-Disease's
@@ -88,6 +89,7 @@ class DictionarySettings:
     coordinations: bool = False
     interrupted_long_forms: bool = False
     split_induced: bool = False
+    deficient_adjectives: bool = False
 
     def __post_init__(self) -> None:
         if self.max_name_tokens < 1 or self.tree_depth < 1:
@@ -535,6 +537,10 @@ class NameDictionary:
         keys = [norm]
         if self.settings.number_variants and _matchable(self.settings, norm):
             keys += number_variants(norm)  # "cholinergic" is no "cholinergics"
+        if self.settings.deficient_adjectives and window[-1].casefold() == "deficient":
+            head = window[:-2] if len(window) > 2 and window[-2] == "-" else window[:-1]
+            if head:  # "C7 - deficient" is the adjective of the name "C7 deficiency"
+                keys.append(normalise_name(" ".join([*head, "deficiency"])))
         for key in keys:
             entry = self.names.get(key)
             if entry is not None and (

@@ -652,3 +652,18 @@ def test_a_name_holding_its_tagged_cause_is_read_apart() -> None:
     ]
     assert found(False, both) == whole
     assert found(True, diseases) == whole
+
+
+def test_a_deficient_adjective_is_the_deficiency_it_names() -> None:
+    """ "C7 - deficient" and "C7 deficient" are the name "C7 deficiency" written as an adjective
+    (NCBI-Disease's Modifier); a word that names no deficiency stays untagged."""
+    kb = InMemoryKB([Concept("C7D", "C7 deficiency", (), ("T047",), "DISO")])
+    pool = [
+        unlabelled("f:0", "C7 - deficient cells , C7 deficient mice and iron deficient diets .")
+    ]
+    diseases = context(pool, kb, labels=["Disease"], label_groups={"Disease": ["DISO"]})
+    augmenter = KBDictionaryAugmenter(deficient_adjectives=True)
+    assert tagged(augmenter.generate([], diseases)) == {
+        "f:0": [("C7 - deficient", "Disease"), ("C7 deficient", "Disease")]
+    }
+    assert tagged(KBDictionaryAugmenter().generate([], diseases)) == {}
