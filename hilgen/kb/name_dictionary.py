@@ -443,9 +443,11 @@ class NameDictionary:
         defined: dict[str, NameEntry] = {}
         named = {m.end for m in found}
         for opening, token in enumerate(tokens):
-            short = _parenthesised_short_form(tokens, opening, cut_at_list=False)
-            if token != "(" or opening in named or not short or not looks_like_abbreviation(short):
+            if token != "(" or opening in named:
                 continue  # a name right before "( SF )" is its long form
+            short = _parenthesised_short_form(tokens, opening, cut_at_list=False)
+            if not short or not looks_like_abbreviation(short):
+                continue
             after = opening + len(short) + 2
             match = self._interrupted_at(tokens, opening, after, "".join(short))
             if match is None:
