@@ -6,7 +6,9 @@ is a tagger of its own (`model=dictionary`): one dictionary, one way of tagging.
 What is matched. Names of one semantic group only (a name the KB also gives to a concept of
 another group, "APC" the gene and the disease, is ambiguous and skipped), with at least
 `min_name_letters` letters and at most `max_name_tokens` tokens, never names listed in
-`exclude_names`, no single-word adjectives ("genetic", "familial": MONDO's qualifiers). A
+`exclude_names`, no single-word adjectives ("genetic", "familial": MONDO's qualifiers; with
+`adjective_like_names`, a group's such words that are what the KB calls the concept,
+"Phenobarbital"); with `code_names`, research codes ("LY274614") whatever their letters. A
 name written as a short form ("G6PD", "PAH") is a gene as often as a disease in running text,
 so it is not matched unless `kb_short_forms` allows its group (true: every group; a list of
 groups, e.g. CHEM alone, where "AZT" and "GABA" name one chemical each). Nor is a one-word
@@ -15,8 +17,9 @@ calls its concept ("Pain"). A short form defined after a matched name
 ("Duchenne muscular dystrophy ( DMD )") is tagged wherever its document (its sentence, where
 the text has no document ids) uses it; with `interrupted_long_forms` so is a name written
 around its short form's parenthesis ("von Hippel - Lindau ( VHL ) disease"). With
-`split_induced`, "X - induced Y" is X and Y where X is a name the dictionary tags itself;
-with `deficient_adjectives`, "C7 - deficient" is the name "C7 deficiency".
+`split_induced`, "X - induced Y" is X and Y where X is a name the dictionary tags itself
+(a short form after it, "( HIT )", still names Y's concept); with `deficient_adjectives`,
+"C7 - deficient" is the name "C7 deficiency".
 
 Which label a name takes. The one label whose semantic groups hold the concept (BC5CDR:
 Chemical for CHEM, Disease for DISO). Where several labels share the groups (NCBI-Disease's
@@ -59,6 +62,8 @@ _ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ive", "ary", "ed")
 # A word right after a mention that ends so is a verb or adverb ("caused", "characterized",
 # "usually"), not the noun a modifier qualifies ("gene", "patients", "locus").
 _VERB_ENDINGS = ("ed", "ly")
+# Digits a research code ("LY274614", "FK 506") has at least, with `code_names`.
+_CODE_DIGITS = 3
 # Tokens that join two short forms in one parenthesis.
 _COORDINATORS = frozenset({"/", "and", "or"})
 # Words a long form may gain on its left: "sodium" of "sodium nitroprusside ( SNP )".
@@ -90,6 +95,8 @@ class DictionarySettings:
     interrupted_long_forms: bool = False
     split_induced: bool = False
     deficient_adjectives: bool = False
+    adjective_like_names: frozenset[str] = frozenset()
+    code_names: bool = False
 
     def __post_init__(self) -> None:
         if self.max_name_tokens < 1 or self.tree_depth < 1:
@@ -102,7 +109,8 @@ class DictionarySettings:
             object.__setattr__(self, "entity_groups", frozenset(self.entity_groups))
         if not isinstance(self.kb_short_forms, bool):  # a list of semantic groups
             object.__setattr__(self, "kb_short_forms", frozenset(self.kb_short_forms))
-        for key in ("entity_groups", "kb_short_forms"):
+        object.__setattr__(self, "adjective_like_names", frozenset(self.adjective_like_names or ()))
+        for key in ("entity_groups", "kb_short_forms", "adjective_like_names"):
             value = getattr(self, key)
             if isinstance(value, frozenset) and (unknown := sorted(value - SEMANTIC_GROUPS)):
                 raise ValueError(
@@ -417,13 +425,30 @@ class NameDictionary:
             if not short or (strict and _COORDINATORS.intersection(short)):
                 continue  # "( DMD / BMD )", "( DMD and BMD )": two short forms, tagged apart
             short_text = "".join(short)
-            words = list(tokens[match.start : match.end])
-            if not (looks_like_abbreviation(short) and starts_a_word(short_text, " ".join(words))):
+            if not looks_like_abbreviation(short):
                 continue
+            words = list(tokens[match.start : match.end])
+            if not starts_a_word(short_text, " ".join(words)):
+                words = list(tokens[self._induced_name_start(tokens, match, found) : match.end])
+                if not starts_a_word(short_text, " ".join(words)):
+                    continue
             tail = _abbreviated_tail(short_text, words) if strict else None
             if tail is None or self._names_in_group(words[tail:], match.entry.group):
                 defined[" ".join(short)] = match.entry
         return defined
+
+    def _induced_name_start(
+        self, tokens: Sequence[str], match: _Match, found: Sequence[_Match]
+    ) -> int:
+        """Where the name a short form abbreviates begins if not where `match` does: with
+        `split_induced`, "heparin - induced thrombocytopenia ( HIT )" was matched as two
+        names, and HIT abbreviates the whole name, which is the disease's."""
+        before = [t.casefold() for t in tokens[max(0, match.start - 2) : match.start]]
+        if not self.settings.split_induced or not before or before[-1] != "induced":
+            return match.start
+        cause_end = match.start - (2 if before == ["-", "induced"] else 1)
+        cause = [m for m in found if m.end == cause_end]
+        return cause[0].start if cause else match.start
 
     def _interrupted_long_forms(
         self, tokens: Sequence[str], found: Sequence[_Match]
@@ -537,7 +562,7 @@ class NameDictionary:
         """The entry of a window's name (or of its other number), if its concept may tag."""
         norm = normalise_name(" ".join(window))
         keys = [norm]
-        if self.settings.number_variants and _matchable(self.settings, norm):
+        if self.settings.number_variants and _matchable(self.settings, norm, None):
             keys += number_variants(norm)  # "cholinergic" is no "cholinergics"
         if self.settings.deficient_adjectives and window[-1].casefold() == "deficient":
             head = window[:-2] if len(window) > 2 and window[-2] == "-" else window[:-1]
@@ -700,21 +725,49 @@ def _kb_names(
     kept = {
         norm: entry
         for norm, entry in entries.items()
-        if entry.group in groups and _matchable(settings, norm)
+        if entry.group in groups
+        and _matchable(settings, norm, entry.group)
+        and (not _adjective_like(norm) or _preferred_name(kb, entry.concept_id) == norm)
     }
     counts["dictionary/names"] = len(kept)
     return kept
 
 
-def _matchable(settings: DictionarySettings, norm: str) -> bool:
+def _matchable(settings: DictionarySettings, norm: str, group: str | None) -> bool:
+    """Whether a KB name of `group` (None: whichever group) may be matched at all."""
     words = norm.split()
-    letters = sum(ch.isalpha() for ch in norm)
-    adjective = len(words) == 1 and norm.endswith(_ADJECTIVE_ENDINGS)
+    adjective = _adjective_like(norm) and group not in settings.adjective_like_names
     return (
-        letters >= settings.min_name_letters
+        (
+            sum(ch.isalpha() for ch in norm) >= settings.min_name_letters
+            or (settings.code_names and _is_code(words))
+        )
         and 0 < len(words) <= settings.max_name_tokens
         and norm not in settings.exclude_names
         and not adjective  # "genetic", "familial": KB qualifiers, not mentions
+    )
+
+
+def _adjective_like(norm: str) -> bool:
+    """Whether a normalised name is one word ending like an adjective ("familial")."""
+    return " " not in norm and norm.endswith(_ADJECTIVE_ENDINGS)
+
+
+def _preferred_name(kb: KnowledgeBase, concept_id: str) -> str | None:
+    """A concept's preferred name, normalised ("phenobarbital"; "analgesics", of which
+    "analgesic" is only a synonym)."""
+    concept = kb.concept(concept_id)
+    return None if concept is None else normalise_name(concept.preferred_name)
+
+
+def _is_code(words: Sequence[str]) -> bool:
+    """Whether a normalised name is a research code: letters and at least three digits in at
+    most two words ("ly274614", "fk 506", "ro 4368554")."""
+    text = "".join(words)
+    return (
+        len(words) <= 2
+        and sum(ch.isdigit() for ch in text) >= _CODE_DIGITS
+        and sum(ch.isalpha() for ch in text) >= 2
     )
 
 

@@ -633,23 +633,34 @@ def test_a_name_holding_its_tagged_cause_is_read_apart() -> None:
         ]
     )
     pool = [
-        unlabelled("i:0", "After heparin - induced thrombocytopenia or drug - induced hepatitis .")
+        unlabelled("i:0", "After heparin - induced thrombocytopenia or drug - induced hepatitis ."),
+        unlabelled("i:1", "Heparin - induced thrombocytopenia ( HIT ) is rare .", "h"),
+        unlabelled("i:2", "HIT was treated .", "h"),
     ]
     both = context(pool, kb)
     diseases = context(pool, kb, labels=["Disease"], label_groups={"Disease": ["DISO"]})
 
-    def found(setting: bool, ctx: AugmentContext) -> list[tuple[str, str]]:
-        return tagged(KBDictionaryAugmenter(split_induced=setting).generate([], ctx))["i:0"]
+    def found(setting: bool, ctx: AugmentContext) -> dict[str, list[tuple[str, str]]]:
+        return tagged(KBDictionaryAugmenter(split_induced=setting).generate([], ctx))
 
-    assert found(True, both) == [
-        ("heparin", "Chemical"),
-        ("thrombocytopenia", "Disease"),
-        ("drug - induced hepatitis", "Disease"),
-    ]
-    whole = [
-        ("heparin - induced thrombocytopenia", "Disease"),
-        ("drug - induced hepatitis", "Disease"),
-    ]
+    assert found(True, both) == {
+        "i:0": [
+            ("heparin", "Chemical"),
+            ("thrombocytopenia", "Disease"),
+            ("drug - induced hepatitis", "Disease"),
+        ],
+        # HIT abbreviates the whole name, the disease's
+        "i:1": [("Heparin", "Chemical"), ("thrombocytopenia", "Disease"), ("HIT", "Disease")],
+        "i:2": [("HIT", "Disease")],
+    }
+    whole = {
+        "i:0": [
+            ("heparin - induced thrombocytopenia", "Disease"),
+            ("drug - induced hepatitis", "Disease"),
+        ],
+        "i:1": [("Heparin - induced thrombocytopenia", "Disease"), ("HIT", "Disease")],
+        "i:2": [("HIT", "Disease")],
+    }
     assert found(False, both) == whole
     assert found(True, diseases) == whole
 
@@ -667,3 +678,34 @@ def test_a_deficient_adjective_is_the_deficiency_it_names() -> None:
         "f:0": [("C7 - deficient", "Disease"), ("C7 deficient", "Disease")]
     }
     assert tagged(KBDictionaryAugmenter().generate([], diseases)) == {}
+
+
+def test_chemical_names_ending_like_adjectives_and_research_codes() -> None:
+    """ "phenobarbital" ends like an adjective and is a chemical: `adjective_like_names` lets
+    a group's such names match where they are what the KB calls the concept, so neither
+    "analgesic" (a synonym of "Analgesics") nor a disease qualifier ("congenital") does.
+    `code_names` matches research codes with fewer letters than `min_name_letters`
+    ("LY274614", "FK 506"), never one with fewer than three digits ("AB12")."""
+    kb = InMemoryKB(
+        [
+            Concept("PB", "Phenobarbital", (), ("T109",), "CHEM"),
+            Concept("CON", "Congenital", (), ("T047",), "DISO"),
+            Concept("AN", "Analgesics", ("Analgesic",), ("T121",), "CHEM"),
+            Concept("LY", "LY274614", (), ("T109",), "CHEM"),
+            Concept("FK", "Tacrolimus", ("FK 506",), ("T109",), "CHEM"),
+            Concept("AB12", "AB12", (), ("T109",), "CHEM"),
+        ]
+    )
+    pool = [
+        unlabelled("a:0", "Phenobarbital , LY274614 , FK 506 and AB12 in congenital cases ."),
+        unlabelled("a:1", "An analgesic was given ."),
+    ]
+    ctx = context(pool, kb)
+    default = tagged(KBDictionaryAugmenter(kb_short_forms=["CHEM"]).generate([], ctx))
+    assert default == {}
+    augmenter = KBDictionaryAugmenter(
+        kb_short_forms=["CHEM"], adjective_like_names=["CHEM"], code_names=True
+    )
+    assert tagged(augmenter.generate([], ctx)) == {
+        "a:0": [("Phenobarbital", "Chemical"), ("LY274614", "Chemical"), ("FK 506", "Chemical")]
+    }
