@@ -640,9 +640,14 @@ def test_a_name_holding_its_tagged_cause_is_read_apart() -> None:
     both = context(pool, kb)
     diseases = context(pool, kb, labels=["Disease"], label_groups={"Disease": ["DISO"]})
 
-    def found(setting: bool, ctx: AugmentContext) -> dict[str, list[tuple[str, str]]]:
-        return tagged(KBDictionaryAugmenter(split_induced=setting).generate([], ctx))
+    def found(
+        setting: bool, ctx: AugmentContext, strict: bool = False
+    ) -> dict[str, list[tuple[str, str]]]:
+        augmenter = KBDictionaryAugmenter(split_induced=setting, strict_short_forms=strict)
+        return tagged(augmenter.generate([], ctx))
 
+    # Schwartz & Hearst's reading too places HIT's letters over the whole name
+    assert found(True, both, strict=True) == found(True, both)
     assert found(True, both) == {
         "i:0": [
             ("heparin", "Chemical"),
