@@ -28,6 +28,13 @@ def selegiline() -> Sentence:
     return Sentence("d2:0", tokens, [Span(0, 1, "Chemical"), Span(2, 3, "Disease")], "d2")
 
 
+def breast_lithium() -> Sentence:
+    """A Disease with its gold MeSH id and a Chemical the KB links by name: both link."""
+    tokens = tokenize("Women with breast cancer were treated with lithium .")
+    spans = [Span(2, 4, "Disease", ("MESH:D001943",)), Span(7, 8, "Chemical")]
+    return Sentence("d1:0", tokens, spans, "d1")
+
+
 def breast_cancer() -> Sentence:
     """A Disease mention with its gold MeSH id: it links."""
     tokens = tokenize("Women with breast cancer were treated .")
@@ -83,6 +90,30 @@ def test_a_label_whose_sample_does_not_link_gets_no_sentences_and_one_warning(
     # "this context is no entity"
     ungated = hilgen_like(min_linked_share=0.0).generate([selegiline()], context())
     assert negatives_of(ungated, "hypotension")
+
+
+def test_a_label_kept_from_every_relation_still_takes_negatives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # NCBI-Disease's CompositeMention: label_relations [] by design, so it gets no names; it
+    # is no fallback (no warning), and its mention still takes negatives beside the others'
+    # replacements, as without the gates
+    sample = [breast_lithium()]
+    kept_out = context(label_relations={"Chemical": []})
+    with caplog.at_level(logging.WARNING):
+        synthetic = hilgen_like().generate(sample, kept_out)
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert synthetic.stats["labels_fallback"] == 0
+    assert synthetic.stats["labels_augmented"] == 2
+    assert negatives_of(synthetic, "lithium")
+    assert {r.label for s in synthetic for r in s.replacements if r.relation != "negative"} == {
+        "Disease"
+    }
+    ungated = hilgen_like(min_linked_share=0.0).generate(sample, kept_out)
+    assert negatives_of(synthetic, "lithium") == negatives_of(ungated, "lithium")
+    # a sample whose only label keeps no relation has no name to give: gold only, as before
+    alone = hilgen_like().generate(sample, context(label_relations={"Chemical": [], "Disease": []}))
+    assert len(alone) == 0 and alone.stats["gold_only"] == 1
 
 
 def test_no_label_left_means_an_empty_set_and_a_gold_only_warning(

@@ -236,7 +236,12 @@ class KBSubstitutionAugmenter(Augmenter):
                 )
             mention.candidates = candidate_cache[key]
         augmented = labels_with_candidates(
-            self.name, mentions, augmented, self.min_linked_share, counts
+            self.name,
+            mentions,
+            augmented,
+            {label for label in augmented if not self._relations_for(label, context)},
+            self.min_linked_share,
+            counts,
         )
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}
@@ -310,6 +315,13 @@ class KBSubstitutionAugmenter(Augmenter):
                 mention.concept = link.concept
         return mentions
 
+    def _relations_for(self, label: str, context: AugmentContext) -> list[str]:
+        """The augmenter's relations whose names may keep `label` or give another label
+        (the dataset's `label_relations` and `relation_labels`)."""
+        relabelled = context.relation_labels.get(label, {})
+        kept = context.label_relations.get(label, self.relations)
+        return [r for r in self.relations if r in kept or r in relabelled]
+
     def _candidates(
         self,
         mention: SampleMention,
@@ -331,8 +343,7 @@ class KBSubstitutionAugmenter(Augmenter):
         """
         label = mention.span.label
         relabelled = context.relation_labels.get(label, {})
-        kept = context.label_relations.get(label, self.relations)
-        relations = [r for r in self.relations if r in kept or r in relabelled]
+        relations = self._relations_for(label, context)
         if not relations:
             counts["mentions_label_keeps_no_relation"] += 1
         leaves_only = self.match_mention_level and not kb.children(concept.concept_id)

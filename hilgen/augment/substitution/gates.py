@@ -60,16 +60,20 @@ def labels_with_candidates(
     augmenter: str,
     mentions: Sequence[SampleMention],
     labels: set[str],
+    without_relations: set[str],
     min_linked_share: float,
     counts: Counter[str],
 ) -> set[str]:
-    """The gated labels that got at least one replacement name; a label that linked but got
-    none (all filtered) would otherwise take negatives only, so it falls back too (unless
-    `min_linked_share` is 0: gates off)."""
+    """The gated labels that got at least one replacement name, and those the dataset keeps
+    from every relation (`without_relations`: NCBI-Disease's CompositeMention), whose
+    mentions still take negatives beside the others' replacements. A label that linked but
+    got no name (all filtered) would otherwise take negatives only, so it falls back too
+    (unless `min_linked_share` is 0: gates off); with no label that got a name, the set is
+    empty."""
     if min_linked_share == 0:
         return labels
     kept = {m.span.label for m in mentions if m.span.label in labels and m.candidates}
-    for label in sorted(labels - kept):
+    for label in sorted(labels - kept - without_relations):
         counts["labels_fallback"] += 1
         counts["labels_augmented"] -= 1
         logger.warning(
@@ -87,4 +91,5 @@ def labels_with_candidates(
             "docs/generality_safety.md",
             augmenter,
         )
-    return kept
+        return kept
+    return kept | (labels & without_relations)
