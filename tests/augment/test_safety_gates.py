@@ -12,6 +12,7 @@ from hilgen.augment.base import AugmentContext
 from hilgen.augment.substitution import KBSubstitutionAugmenter, NegativeSampler
 from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence, Span
+from tests.augment.test_substitution import breast_lithium
 from tests.helpers.augment_context import fixture_context
 from tests.helpers.kb_fixture import demo_kb
 
@@ -26,13 +27,6 @@ def selegiline() -> Sentence:
     """A Chemical the KB links by name and a Disease ("hypotension") it does not know."""
     tokens = tokenize("Selegiline induced hypotension in patients .")
     return Sentence("d2:0", tokens, [Span(0, 1, "Chemical"), Span(2, 3, "Disease")], "d2")
-
-
-def breast_lithium() -> Sentence:
-    """A Disease with its gold MeSH id and a Chemical the KB links by name: both link."""
-    tokens = tokenize("Women with breast cancer were treated with lithium .")
-    spans = [Span(2, 4, "Disease", ("MESH:D001943",)), Span(7, 8, "Chemical")]
-    return Sentence("d1:0", tokens, spans, "d1")
 
 
 def breast_cancer() -> Sentence:
@@ -114,6 +108,7 @@ def test_a_label_kept_from_every_relation_still_takes_negatives(
     # a sample whose only label keeps no relation has no name to give: gold only, as before
     alone = hilgen_like().generate(sample, context(label_relations={"Chemical": [], "Disease": []}))
     assert len(alone) == 0 and alone.stats["gold_only"] == 1
+    assert alone.stats["labels_augmented"] == 0
 
 
 def test_no_label_left_means_an_empty_set_and_a_gold_only_warning(

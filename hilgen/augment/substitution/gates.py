@@ -85,6 +85,7 @@ def labels_with_candidates(
         )
     if not kept:
         counts["gold_only"] = 1
+        counts["labels_augmented"] = 0
         logger.warning(
             "%s: no label can be augmented from the knowledge base, so the synthetic set is "
             "empty and this run trains on the gold sample alone (as augmenter=none); "
