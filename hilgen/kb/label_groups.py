@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hilgen.data.tokenize import tokenize
 from hilgen.data.types import Sentence
 from hilgen.errors import UserError
 from hilgen.kb.base import KnowledgeBase
 from hilgen.kb.linker import Linker
+from hilgen.kb.names import looks_like_abbreviation
 from hilgen.kb.semantic_groups import (
     SEMANTIC_GROUPS,
     SEMANTIC_TYPES,
@@ -95,16 +97,25 @@ def negative_names(
     label_groups: Mapping[str, list[str]],
     pool_size: int,
     seed: int,
+    short_forms: bool = True,
 ) -> list[tuple[str, str]]:
     """(name, concept ID) of up to `pool_size` concepts that no label may take, skipping a
-    name that also names an on-label concept."""
+    name that also names an on-label concept. Without `short_forms`, a concept whose preferred
+    name is a short form ("ITPA") gives its first name written out ("inosine
+    triphosphatase"), or nothing."""
     allowed = {name for scope in label_groups.values() for name in scope}
     concepts = kb.sample_concepts(negative_scope(negative_groups, label_groups), pool_size, seed)
-    return [
-        (concept.preferred_name, concept.concept_id)
-        for concept in concepts
-        if not any(concept_in_scope(c, allowed) for c in kb.find_by_name(concept.preferred_name))
-    ]
+    out: list[tuple[str, str]] = []
+    for concept in concepts:
+        name = concept.preferred_name if short_forms else _written_out_name(concept.names)
+        if name is None or any(concept_in_scope(c, allowed) for c in kb.find_by_name(name)):
+            continue
+        out.append((name, concept.concept_id))
+    return out
+
+
+def _written_out_name(names: Sequence[str]) -> str | None:
+    return next((name for name in names if not looks_like_abbreviation(tokenize(name))), None)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hilgen import pipeline
 from hilgen.data.types import Sentence, Span
 from hilgen.errors import UserError
+from hilgen.kb.base import Concept
 from hilgen.kb.label_groups import (
     LabelGroupsError,
     canonical_scope,
@@ -21,7 +22,7 @@ from hilgen.kb.label_groups import (
 )
 from hilgen.kb.semantic_groups import concept_in_scope, groups_of_scope
 from tests.conftest import CONF
-from tests.helpers.kb_fixture import FixtureLinker, demo_kb
+from tests.helpers.kb_fixture import FixtureLinker, InMemoryKB, demo_kb
 
 
 def sample() -> list[Sentence]:
@@ -111,6 +112,22 @@ def test_negative_groups_drop_whatever_a_label_covers() -> None:
     assert "Breast Neoplasms" not in names
     gene_only = negative_names(kb, ["T116", "T045"], {"Disease": ["DISO"]}, 50, 0)
     assert {name for name, _ in gene_only} == {"BRCA1 Protein", "Missense Mutation"}
+
+
+def test_negatives_without_short_forms_are_written_out() -> None:
+    genes = [
+        Concept("HGNC:6176", "ITPA", ("inosine triphosphatase",), ("T028",), "GENE", {}, "hgnc"),
+        Concept("HGNC:1", "TGDS", ("TGDS1",), ("T028",), "GENE", {}, "hgnc"),  # no long name
+        Concept("HGNC:2", "Elongin", ("ELOA",), ("T116",), "GENE", {}, "hgnc"),
+    ]
+    kb = InMemoryKB(genes)
+
+    def names(short_forms: bool) -> set[str]:
+        pool = negative_names(kb, ["GENE"], {"Disease": ["DISO"]}, 10, 0, short_forms)
+        return {name for name, _ in pool}
+
+    assert names(True) == {"ITPA", "TGDS", "Elongin"}
+    assert names(False) == {"inosine triphosphatase", "Elongin"}
 
 
 def test_pipeline_logs_and_prints_the_auto_choice(

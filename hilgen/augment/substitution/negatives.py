@@ -19,12 +19,16 @@ class NegativeSampler:
     (0 = off), drawn from a pool of `pool_size` concepts of the semantic groups or types in
     `groups`, less any a label of the dataset covers. With `skip_sample_groups`, also less any
     group a sample mention links to (on its label's scope or not): a gene corpus whose proteins
-    link to CHEM must not see CHEM names tagged O (docs/generality_safety.md#negatives)."""
+    link to CHEM must not see CHEM names tagged O (docs/generality_safety.md#negatives).
+    Without `short_forms`, no negative is written as a short form: a gene's symbol ("ITPA")
+    gives way to its name written out, so a corpus's own short-form mentions ("DMD", "5-FU")
+    are not taught to be O (docs/generality.md#gene-symbols-as-negatives)."""
 
     per_mention: int = 0
     groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC")
     pool_size: int = 3000
     skip_sample_groups: bool = False
+    short_forms: bool = True
 
     def pool(
         self,
@@ -43,4 +47,4 @@ class NegativeSampler:
         scopes = dict(context.label_groups)
         if self.skip_sample_groups and sample_groups:
             scopes[SAMPLE_SCOPE] = list(sample_groups)
-        return negative_names(kb, self.groups, scopes, self.pool_size, seed)
+        return negative_names(kb, self.groups, scopes, self.pool_size, seed, self.short_forms)
