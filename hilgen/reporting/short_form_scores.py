@@ -2,7 +2,7 @@
 
 Corpora differ most in this: 32% of NCBI-Disease's test mentions are short forms, 5.5% of ADE's.
 An augmenter can move the two apart (substitution writes long KB names into the slots, negatives
-put gene symbols there tagged O), and one F1 hides it. A span is a short form when
+can put gene symbols there tagged O), and one F1 hides it. A span is a short form when
 `looks_like_abbreviation` says so of its tokens, gold and predicted spans alike; a predicted
 span counts as correct when a gold span has its extent and label (strict, as seqeval's IOB2).
 Reads the `predictions/<split>.jsonl` a run writes; several files (one per seed) give a mean:
@@ -15,6 +15,7 @@ Results: docs/generality.md#gene-symbols-as-negatives
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 from collections.abc import Sequence
@@ -75,7 +76,8 @@ def short_form_counts(predictions: Sequence[TaggedPrediction]) -> dict[str, Shap
 
 
 def shape_table(counts_by_file: Sequence[tuple[str, dict[str, ShapeCounts]]]) -> str:
-    """One row per file, then the mean over files (when there are several)."""
+    """One row per file, then the mean over files (when there are several); a file with no
+    span of a shape (its precision undefined) is left out of that shape's mean."""
     rows: list[list[object]] = []
     columns = [
         (shape, attribute) for shape in SHAPES for attribute in ("recall", "precision", "f1")
@@ -89,7 +91,8 @@ def shape_table(counts_by_file: Sequence[tuple[str, dict[str, ShapeCounts]]]) ->
         mean: list[object] = ["mean", ""]
         for shape, attribute in columns:
             values = [getattr(counts[shape], attribute) for _, counts in counts_by_file]
-            mean.append(f"{statistics.fmean(values):.2f}")
+            defined = [value for value in values if not math.isnan(value)]
+            mean.append(f"{statistics.fmean(defined):.2f}" if defined else "nan")
         rows.append(mean)
     headers = ["predictions", "short-form share of gold %"]
     headers += [f"{shape} {attribute}" for shape, attribute in columns]
