@@ -1,6 +1,6 @@
 """How runs score on mentions written as short forms ("DMD", "5-FU") apart from the rest.
 
-Corpora differ most in this: 32% of NCBI-Disease's test mentions are short forms, 5.5% of ADE's.
+Corpora differ in this: 32% of NCBI-Disease's test mentions are short forms, 5.5% of ADE's.
 An augmenter can move the two apart (substitution writes long KB names into the slots, negatives
 can put gene symbols there tagged O), and one F1 hides it. A span is a short form when
 `looks_like_abbreviation` says so of its tokens, gold and predicted spans alike; a predicted
