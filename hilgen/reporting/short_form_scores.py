@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 from hilgen.data.iob import tags_to_spans
 from hilgen.data.types import TaggedPrediction
 from hilgen.evaluate.prediction_files import read_predictions_jsonl
-from hilgen.evaluate.tables import format_table
+from hilgen.evaluate.tables import format_table, mean_sd
 from hilgen.kb.names import looks_like_abbreviation
 
 SHAPES = ("short form", "other")
@@ -76,7 +75,7 @@ def short_form_counts(predictions: Sequence[TaggedPrediction]) -> dict[str, Shap
 
 
 def shape_table(counts_by_file: Sequence[tuple[str, dict[str, ShapeCounts]]]) -> str:
-    """One row per file, then the mean over files (when there are several); a file with no
+    """One row per file, then mean ± sd over files (when there are several); a file with no
     span of a shape (its precision undefined) is left out of that shape's mean."""
     rows: list[list[object]] = []
     columns = [
@@ -92,11 +91,18 @@ def shape_table(counts_by_file: Sequence[tuple[str, dict[str, ShapeCounts]]]) ->
         for shape, attribute in columns:
             values = [getattr(counts[shape], attribute) for _, counts in counts_by_file]
             defined = [value for value in values if not math.isnan(value)]
-            mean.append(f"{statistics.fmean(defined):.2f}" if defined else "nan")
+            mean.append(_mean_cell(defined))
         rows.append(mean)
     headers = ["predictions", "short-form share of gold %"]
     headers += [f"{shape} {attribute}" for shape, attribute in columns]
     return format_table(headers, rows)
+
+
+def _mean_cell(values: Sequence[float]) -> str:
+    if not values:
+        return "nan"
+    mean, sd = mean_sd(values)
+    return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
 
 
 def _run_name(path: Path) -> str:

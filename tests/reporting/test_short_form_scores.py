@@ -51,7 +51,7 @@ def test_the_command_prints_a_row_per_run_and_their_mean(
     lines = capsys.readouterr().out.splitlines()
     assert "run-s1/test" in lines[2] and "run-s2/test" in lines[3]
     mean = [cell.strip() for cell in lines[4].split("|")[1:-1]]
-    assert mean[0] == "mean" and mean[2] == "50.00"  # short-form recall: 100 and 0
+    assert mean[0] == "mean" and mean[2] == "50.00 ± 70.71"  # short-form recall: 100 and 0
     assert mean[3] == "100.00"  # the run that tags nothing has no precision to average
 
 
