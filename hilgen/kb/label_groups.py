@@ -95,6 +95,7 @@ def negative_names(
     kb: KnowledgeBase,
     negative_groups: Iterable[str],
     label_groups: Mapping[str, list[str]],
+    *,
     pool_size: int,
     seed: int,
     short_forms: bool = True,

@@ -107,10 +107,12 @@ def test_negative_groups_drop_whatever_a_label_covers() -> None:
     with pytest.raises(LabelGroupsError, match="augmenter.negatives.groups"):
         negative_scope(["NOPE"], {})
     kb = demo_kb()
-    names = {name for name, _ in negative_names(kb, default, {"Disease": ["DISO"]}, 50, 0)}
+    names = {
+        name for name, _ in negative_names(kb, default, {"Disease": ["DISO"]}, pool_size=50, seed=0)
+    }
     assert "Missense Mutation" in names and "Lithium" in names
     assert "Breast Neoplasms" not in names
-    gene_only = negative_names(kb, ["T116", "T045"], {"Disease": ["DISO"]}, 50, 0)
+    gene_only = negative_names(kb, ["T116", "T045"], {"Disease": ["DISO"]}, pool_size=50, seed=0)
     assert {name for name, _ in gene_only} == {"BRCA1 Protein", "Missense Mutation"}
 
 
@@ -123,7 +125,9 @@ def test_negatives_without_short_forms_are_written_out() -> None:
     kb = InMemoryKB(genes)
 
     def names(short_forms: bool) -> set[str]:
-        pool = negative_names(kb, ["GENE"], {"Disease": ["DISO"]}, 10, 0, short_forms)
+        pool = negative_names(
+            kb, ["GENE"], {"Disease": ["DISO"]}, pool_size=10, seed=0, short_forms=short_forms
+        )
         return {name for name, _ in pool}
 
     assert names(True) == {"ITPA", "TGDS", "Elongin"}

@@ -48,4 +48,11 @@ class NegativeSampler:
         scopes = dict(context.label_groups)
         if self.skip_sample_groups and sample_groups:
             scopes[SAMPLE_SCOPE] = list(sample_groups)
-        return negative_names(kb, self.groups, scopes, self.pool_size, seed, self.short_forms)
+        return negative_names(
+            kb,
+            self.groups,
+            scopes,
+            pool_size=self.pool_size,
+            seed=seed,
+            short_forms=self.short_forms,
+        )
