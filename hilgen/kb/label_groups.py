@@ -98,7 +98,7 @@ def negative_names(
     *,
     pool_size: int,
     seed: int,
-    short_forms: bool = True,
+    short_forms: bool,
 ) -> list[tuple[str, str]]:
     """(name, concept ID) of up to `pool_size` concepts that no label may take, skipping a
     name that also names an on-label concept. Without `short_forms`, a concept whose preferred

@@ -108,11 +108,16 @@ def test_negative_groups_drop_whatever_a_label_covers() -> None:
         negative_scope(["NOPE"], {})
     kb = demo_kb()
     names = {
-        name for name, _ in negative_names(kb, default, {"Disease": ["DISO"]}, pool_size=50, seed=0)
+        name
+        for name, _ in negative_names(
+            kb, default, {"Disease": ["DISO"]}, pool_size=50, seed=0, short_forms=True
+        )
     }
     assert "Missense Mutation" in names and "Lithium" in names
     assert "Breast Neoplasms" not in names
-    gene_only = negative_names(kb, ["T116", "T045"], {"Disease": ["DISO"]}, pool_size=50, seed=0)
+    gene_only = negative_names(
+        kb, ["T116", "T045"], {"Disease": ["DISO"]}, pool_size=50, seed=0, short_forms=True
+    )
     assert {name for name, _ in gene_only} == {"BRCA1 Protein", "Missense Mutation"}
 
 

@@ -20,16 +20,15 @@ class NegativeSampler:
     `groups`, less any a label of the dataset covers. With `skip_sample_groups`, also less any
     group a sample mention links to (on its label's scope or not): a gene corpus whose proteins
     link to CHEM must not see CHEM names tagged O (docs/generality_safety.md#negatives).
-    Without `short_forms`, no negative is written as a short form: a gene's symbol ("ITPA")
-    gives way to its name written out ("inosine triphosphatase"). With BERT it gained on six
-    of eight settings, with DANN it lost on three of four, so it is off
-    (docs/generality.md#gene-symbols-as-negatives)."""
+    Without `short_forms` (the default), no negative is written as a short form: a gene's
+    symbol ("ITPA") gives way to its name written out ("inosine triphosphatase"): higher on
+    most corpus settings with BERT and with DANN (docs/generality.md#gene-symbols-as-negatives)."""
 
     per_mention: int = 0
     groups: Sequence[str] = ("ANAT", "CHEM", "GENE", "PHYS", "PROC")
     pool_size: int = 3000
     skip_sample_groups: bool = False
-    short_forms: bool = True
+    short_forms: bool = False
 
     def pool(
         self,
