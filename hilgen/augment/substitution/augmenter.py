@@ -238,10 +238,12 @@ class KBSubstitutionAugmenter(Augmenter):
         augmented = labels_with_candidates(
             self.name,
             mentions,
-            augmented,
-            {label for label in augmented if not self._relations_for(label, context)},
-            self.min_linked_share,
-            counts,
+            labels=augmented,
+            without_relations={
+                label for label in augmented if not self._relations_for(label, context)
+            },
+            min_linked_share=self.min_linked_share,
+            counts=counts,
         )
 
         seen_sentences = {sentence_key(s.tokens) for s in sample}

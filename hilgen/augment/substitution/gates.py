@@ -59,6 +59,7 @@ def gated_labels(
 def labels_with_candidates(
     augmenter: str,
     mentions: Sequence[SampleMention],
+    *,
     labels: set[str],
     without_relations: set[str],
     min_linked_share: float,
