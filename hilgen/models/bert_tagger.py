@@ -324,6 +324,18 @@ class BestStateInMemory(Callback):
             )
 
 
+class EarlyStoppingAfterDevSignal(EarlyStopping):
+    """Early stopping whose patience counts only from the first epoch with a selection score
+    above 0. While the K-shot dev sample has found no mention (1-2 mentions at K=1), every
+    epoch scores 0 and none can be told from another, so stopping at the first epoch patience
+    allows would choose the training length by chance."""
+
+    def _evaluate_stopping_criteria(self, current: torch.Tensor) -> tuple[bool, str | None]:
+        if current <= 0:
+            return False, None
+        return super()._evaluate_stopping_criteria(current)
+
+
 class BertTagger(Tagger):
     """The fine-tuned transformer tagger (`model=bert`); `dev_decoder` replaces the head as the
     judge of dev F1 (see `TokenClassifierModule`). `examples_per_epoch` has no default here: each
@@ -349,6 +361,7 @@ class BertTagger(Tagger):
         gold_only_epochs: int = 0,
         examples_per_epoch: int,
         early_stopping_patience: int = 5,
+        patience_after_dev_signal: bool = False,
         seed: int = 1,
         dev_decoder: DevDecoder | None = None,
     ) -> None:
@@ -375,6 +388,7 @@ class BertTagger(Tagger):
         self.gold_only_epochs = gold_only_epochs
         self.examples_per_epoch = examples_per_epoch
         self.early_stopping_patience = early_stopping_patience
+        self.patience_after_dev_signal = patience_after_dev_signal
         self._trainer: Trainer | None = None
         self.seed = seed
         self.learning_curves: dict[str, list[float]] = {}
@@ -443,8 +457,11 @@ class BertTagger(Tagger):
         best = BestStateInMemory(self.module.selection_window, self.average_window)
         callbacks: list[Callback] = [best]
         if dev:
+            stopping = (
+                EarlyStoppingAfterDevSignal if self.patience_after_dev_signal else EarlyStopping
+            )
             callbacks.append(
-                EarlyStopping("val_f1_selection", mode="max", patience=self.early_stopping_patience)
+                stopping("val_f1_selection", mode="max", patience=self.early_stopping_patience)
             )
         overrides: dict[str, Any] = {"callbacks": callbacks}
         if max_epochs is not None:
@@ -463,6 +480,16 @@ class BertTagger(Tagger):
         if dev:
             self.learning_curves[f"{stage}_dev_f1"] = list(self.module.dev_f1_per_epoch)
         log.info("stage %s: best dev F1 %.2f at epoch %d", stage, best.best_f1, best.best_epoch)
+        if dev and max(self.module.dev_f1_per_epoch, default=0.0) <= 0:
+            log.warning(
+                "stage %s: the dev sample (%d sentences) scored F1 0 at every one of %d epochs, "
+                "so it chose neither the epoch nor the training length: the last epoch is kept. "
+                "A larger dev sample (dev_set.shots) gives it something to choose by; "
+                "docs/ablations.md#patience-after-dev-signal",
+                stage,
+                len(dev),
+                len(self.module.dev_f1_per_epoch),
+            )
         return {
             f"{stage}_epochs_run": trainer.current_epoch,
             f"{stage}_best_epoch": best.best_epoch,
