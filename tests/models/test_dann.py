@@ -23,6 +23,7 @@ from hilgen.evaluate.metrics import score_tags
 from hilgen.models.base import TrainingData
 from hilgen.models.bert_tagger import (
     BestStateInMemory,
+    EarlyStoppingAfterDevSignal,
     collate,
     selection_score,
     supervised_contrastive_loss,
@@ -37,7 +38,7 @@ from hilgen.models.dann.decoder import io_tagset, retyped, typed_by_classifier
 from hilgen.models.dann.embedding import eval_mode
 from hilgen.models.dann.support import support_vectors, type_prototypes
 from hilgen.models.nn_index import NearestNeighbourIndex, import_faiss
-from tests.helpers.toy_sentences import DEV, GOLD, SYNTHETIC
+from tests.helpers.toy_sentences import DEV, GOLD, SYNTHETIC, sentence
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -462,6 +463,48 @@ def test_average_window_keeps_the_mean_weights_of_the_chosen_window(
     assert best.best_state["weight"].item() == pytest.approx(expected_weight)
     # integer buffers are not averaged: the chosen epoch's own
     assert best.best_state["position_ids"].tolist() == [5]
+
+
+def test_patience_after_dev_signal_counts_only_from_the_first_score_above_zero() -> None:
+    stopping = EarlyStoppingAfterDevSignal("val_f1_selection", mode="max", patience=2)
+    scores = [-1.0, 0.0, 0.0, 0.0, 0.0, 30.0, 20.0, 20.0]
+    stops = [stopping._evaluate_stopping_criteria(torch.tensor(s))[0] for s in scores]
+    # the plain callback would stop at the third 0; this one waits for 30, then 2 epochs
+    assert stops == [False] * 7 + [True]
+
+
+# A dev sample without a mention scores F1 0 at every epoch, whatever the model predicts.
+DEV_WITHOUT_MENTIONS = [sentence("d0", "Patients were seen twice .", [])]
+
+
+# seqeval averages over no labels (numpy warns); the F1 is still 0
+@pytest.mark.filterwarnings("ignore::RuntimeWarning:numpy")
+@pytest.mark.parametrize(("after_signal", "epochs_run"), [(False, 2), (True, 4)])
+def test_a_dev_sample_that_finds_nothing_chooses_neither_epoch_nor_length(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    after_signal: bool,
+    epochs_run: int,
+) -> None:
+    cfg = compose_model(
+        monkeypatch,
+        [
+            "trainer.max_epochs=4",
+            "trainer.min_epochs=1",
+            "model.early_stopping_patience=1",
+            "model.selection_window=1",
+            f"model.patience_after_dev_signal={after_signal}",
+        ],
+        model="bert",
+    )
+    tagger = instantiate(cfg.model, labels=LABELS)
+    make_trainer = functools.partial(instantiate, cfg.trainer, default_root_dir=tmp_path)
+    with caplog.at_level("WARNING"):
+        summary = tagger.fit(TrainingData(GOLD, SYNTHETIC, DEV_WITHOUT_MENTIONS), make_trainer)
+    assert tagger.learning_curves["joint_dev_f1"] == [0.0] * epochs_run
+    assert summary["joint_best_epoch"] == epochs_run - 1  # ties go to the later epoch
+    assert "scored F1 0 at every one of" in caplog.text
 
 
 def test_a_window_longer_than_early_stopping_patience_is_refused(
