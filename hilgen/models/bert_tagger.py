@@ -331,7 +331,7 @@ class EarlyStoppingAfterDevSignal(EarlyStopping):
     allows would choose the training length by chance."""
 
     def _evaluate_stopping_criteria(self, current: torch.Tensor) -> tuple[bool, str | None]:
-        if current <= 0:
+        if current <= 0 and self.best_score <= 0:
             return False, None
         return super()._evaluate_stopping_criteria(current)
 

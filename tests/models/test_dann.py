@@ -467,9 +467,10 @@ def test_average_window_keeps_the_mean_weights_of_the_chosen_window(
 
 def test_patience_after_dev_signal_counts_only_from_the_first_score_above_zero() -> None:
     stopping = EarlyStoppingAfterDevSignal("val_f1_selection", mode="max", patience=2)
-    scores = [-1.0, 0.0, 0.0, 0.0, 0.0, 30.0, 20.0, 20.0]
+    scores = [-1.0, 0.0, 0.0, 0.0, 0.0, 30.0, 0.0, 0.0]
     stops = [stopping._evaluate_stopping_criteria(torch.tensor(s))[0] for s in scores]
-    # the plain callback would stop at the third 0; this one waits for 30, then 2 epochs
+    # the plain callback would stop at the third 0; this one waits for 30, after which a 0
+    # counts like any score that is no better
     assert stops == [False] * 7 + [True]
 
 
