@@ -361,7 +361,7 @@ class BertTagger(Tagger):
         gold_only_epochs: int = 0,
         examples_per_epoch: int,
         early_stopping_patience: int = 5,
-        patience_after_dev_signal: bool = False,
+        patience_after_dev_signal: bool = True,
         seed: int = 1,
         dev_decoder: DevDecoder | None = None,
     ) -> None:
