@@ -3,8 +3,10 @@
 Rows are augmenters, columns are models; a cell is the mean ± sd of a metric over seeds with
 the number of seeds, the best mean of each column in bold. A second table gives each row's gain
 over `none` (the few-shot sample alone) for the same model, averaged over the seeds both have,
-with a paired test over those seeds. One table per (dataset, shots, dev set): the dev set that
-chose the models is in every title, so full-dev results are never mistaken for few-shot ones.
+with a paired test over those seeds; a third gives each ablation variant's gain over its own
+default row (`hilgen [x=1]` against `hilgen`), which is what an ablation sweep asks. One table
+per (dataset, shots, dev set): the dev set that chose the models is in every title, so full-dev
+results are never mistaken for few-shot ones.
 The logic is pure; `hilgen.reporting.report` reads MLflow and writes the files.
 """
 
@@ -73,7 +75,8 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class PairedTest:
-    """The gain of a row over `none` for one model, over the seeds both rows have."""
+    """The gain of a row over another (`none`, or a variant's default row) for one model, over
+    the seeds both rows have."""
 
     gain: float
     n_pairs: int
@@ -110,6 +113,8 @@ class ReportTable:
     models: list[str]
     cells: dict[tuple[str, str], Cell]
     gains: dict[tuple[str, str], PairedTest]
+    # Each variant row's gain over its default row (`hilgen [x=1]` over `hilgen`).
+    variant_gains: dict[tuple[str, str], PairedTest] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -159,6 +164,22 @@ class ReportTable:
                 "",
                 format_table(["augmenter", *self.models], gain_rows),
             ]
+        if self.variant_gains:
+            variant_rows = [
+                [augmenter]
+                + [_gain_text(self.variant_gains.get((augmenter, m))) for m in self.models]
+                for augmenter in self.augmenters
+                if any((augmenter, m) in self.variant_gains for m in self.models)
+            ]
+            tests = sorted({g.test for g in self.variant_gains.values()})
+            parts += [
+                "",
+                "gain of each variant over its default row (`hilgen [x=1]` over `hilgen`) for "
+                f"the same model, mean over paired seeds (p: {', '.join(tests)}, two-sided; "
+                "n: paired seeds)",
+                "",
+                format_table(["variant", *self.models], variant_rows),
+            ]
         return "\n".join(parts)
 
     def csv_rows(self) -> list[dict[str, object]]:
@@ -169,6 +190,7 @@ class ReportTable:
                 if cell is None:
                     continue
                 gain = self.gains.get((augmenter, model))
+                over_default = self.variant_gains.get((augmenter, model))
                 rows.append(
                     {
                         "dataset": self.dataset,
@@ -185,6 +207,7 @@ class ReportTable:
                         "n_pairs": "" if gain is None else gain.n_pairs,
                         "p_value": "" if gain is None or gain.p_value is None else gain.p_value,
                         "test": "" if gain is None else gain.test,
+                        **_default_columns(over_default),
                     }
                 )
         return rows
@@ -205,7 +228,21 @@ CSV_COLUMNS = [
     "n_pairs",
     "p_value",
     "test",
+    "gain_over_default",
+    "default_n_pairs",
+    "default_p_value",
 ]
+
+
+def _default_columns(gain: PairedTest | None) -> dict[str, object]:
+    """The CSV columns of a variant's gain over its default row (empty for other rows)."""
+    if gain is None:
+        return {"gain_over_default": "", "default_n_pairs": "", "default_p_value": ""}
+    return {
+        "gain_over_default": round(gain.gain, 4),
+        "default_n_pairs": gain.n_pairs,
+        "default_p_value": "" if gain.p_value is None else gain.p_value,
+    }
 
 
 def _cell_text(cell: Cell | None, best: bool) -> str:
@@ -326,20 +363,32 @@ def build_tables(
         augmenters = sorted({a for a, _ in cells}, key=augmenter_sort_key)
         models = sorted({m for _, m in cells})
         gains: dict[tuple[str, str], PairedTest] = {}
+        variant_gains: dict[tuple[str, str], PairedTest] = {}
         for (augmenter, model), cell in cells.items():
+            plain_augmenter, variant = split_row(augmenter)
             baseline = cells.get((baseline_row(augmenter), model)) or cells.get((BASELINE, model))
-            if split_row(augmenter)[0] == BASELINE or baseline is None:
-                continue
-            seeds = sorted(set(cell.values_by_seed) & set(baseline.values_by_seed))
-            if seeds:
-                gains[augmenter, model] = paired_test(
-                    [cell.values_by_seed[s] for s in seeds],
-                    [baseline.values_by_seed[s] for s in seeds],
-                )
+            if plain_augmenter != BASELINE and baseline is not None:
+                _add_paired(gains, (augmenter, model), cell, baseline)
+            default = cells.get((plain_augmenter, model))
+            if variant and default is not None:
+                _add_paired(variant_gains, (augmenter, model), cell, default)
         tables.append(
-            ReportTable(dataset, shots, dev_set, metric, augmenters, models, cells, gains)
+            ReportTable(
+                dataset, shots, dev_set, metric, augmenters, models, cells, gains, variant_gains
+            )
         )
     return tables
+
+
+def _add_paired(
+    gains: dict[tuple[str, str], PairedTest], key: tuple[str, str], cell: Cell, baseline: Cell
+) -> None:
+    """`gains[key]`: `cell` over `baseline` on the seeds both have (nothing if they share none)."""
+    seeds = sorted(set(cell.values_by_seed) & set(baseline.values_by_seed))
+    if seeds:
+        gains[key] = paired_test(
+            [cell.values_by_seed[s] for s in seeds], [baseline.values_by_seed[s] for s in seeds]
+        )
 
 
 def tables_markdown(tables: Sequence[ReportTable], experiment: str) -> str:

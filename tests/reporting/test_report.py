@@ -137,6 +137,26 @@ def test_variants_get_their_own_rows_and_their_own_baseline() -> None:
     assert table.gains[f"hilgen [{margin0}]", "dann"].gain == pytest.approx(15.0)
     assert table.gains["hilgen [model.gold_upsample=4]", "dann"].gain == pytest.approx(15.0)
     assert (f"none [{margin0}]", "dann") not in table.gains
+    # and each variant against its own default row, the question an ablation asks
+    assert table.variant_gains[f"hilgen [{margin0}]", "dann"].gain == pytest.approx(-10.0)
+    assert table.variant_gains[f"none [{margin0}]", "dann"].gain == pytest.approx(-5.0)
+    assert table.variant_gains["hilgen [model.gold_upsample=4]", "dann"].gain == pytest.approx(-5.0)
+    assert ("hilgen", "dann") not in table.variant_gains
+    variant_table = table.to_markdown().split("gain of each variant over its default row")[1]
+    assert [line.split("|")[2].strip() for line in variant_table.splitlines()[4:]] == [
+        "-5.00 (p=n/a, n=2)",  # none [margin0]
+        "-5.00 (p=n/a, n=2)",  # hilgen [model.gold_upsample=4]
+        "-10.00 (p=n/a, n=2)",  # hilgen [margin0]
+    ]
+    (row,) = [r for r in table.csv_rows() if r["augmenter"] == "hilgen [model.gold_upsample=4]"]
+    assert row["gain_over_default"] == -5.0 and row["default_n_pairs"] == 2
+
+
+def test_no_variant_table_without_variants() -> None:
+    (table,) = build_tables(records())
+    assert table.variant_gains == {}
+    assert "default row" not in table.to_markdown()
+    assert all(row["gain_over_default"] == "" for row in table.csv_rows())
 
 
 def test_sign_test_when_scipy_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
