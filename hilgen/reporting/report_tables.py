@@ -151,36 +151,44 @@ class ReportTable:
             format_table(["augmenter", *self.models], rows),
         ]
         if self.gains:
-            gain_rows = [
-                [augmenter] + [_gain_text(self.gains.get((augmenter, m))) for m in self.models]
-                for augmenter in self.augmenters
-                if augmenter != BASELINE
-            ]
-            tests = sorted({g.test for g in self.gains.values()})
-            parts += [
-                "",
-                f"gain over `{BASELINE}` for the same model, mean over paired seeds "
-                f"(p: {', '.join(tests)}, two-sided; n: paired seeds)",
-                "",
-                format_table(["augmenter", *self.models], gain_rows),
-            ]
+            parts += self._gain_table(
+                self.gains,
+                [augmenter for augmenter in self.augmenters if augmenter != BASELINE],
+                f"gain over `{BASELINE}` for the same model",
+                "augmenter",
+            )
         if self.variant_gains:
-            variant_rows = [
-                [augmenter]
-                + [_gain_text(self.variant_gains.get((augmenter, m))) for m in self.models]
-                for augmenter in self.augmenters
-                if any((augmenter, m) in self.variant_gains for m in self.models)
-            ]
-            tests = sorted({g.test for g in self.variant_gains.values()})
-            parts += [
-                "",
-                "gain of each variant over its default row (`hilgen [x=1]` over `hilgen`) for "
-                f"the same model, mean over paired seeds (p: {', '.join(tests)}, two-sided; "
-                "n: paired seeds)",
-                "",
-                format_table(["variant", *self.models], variant_rows),
-            ]
+            parts += self._gain_table(
+                self.variant_gains,
+                [
+                    augmenter
+                    for augmenter in self.augmenters
+                    if any((augmenter, m) in self.variant_gains for m in self.models)
+                ],
+                "gain of each variant over its default row (`hilgen [x=1]` over `hilgen`) "
+                "for the same model",
+                "variant",
+            )
         return "\n".join(parts)
+
+    def _gain_table(
+        self,
+        gains: dict[tuple[str, str], PairedTest],
+        rows: Sequence[str],
+        caption: str,
+        first_column: str,
+    ) -> list[str]:
+        """Markdown lines of a table of paired gains: one line per row, one column per model."""
+        table_rows = [
+            [row] + [_gain_text(gains.get((row, m))) for m in self.models] for row in rows
+        ]
+        tests = ", ".join(sorted({gain.test for gain in gains.values()}))
+        return [
+            "",
+            f"{caption}, mean over paired seeds (p: {tests}, two-sided; n: paired seeds)",
+            "",
+            format_table([first_column, *self.models], table_rows),
+        ]
 
     def csv_rows(self) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
